@@ -1,0 +1,221 @@
+"""Typed, immutable records of what Podman reported, with values already parsed.
+
+Both backends (varlink and REST) produce these records; everything downstream
+(snapshot, metric families, exposition) only ever sees them. A field that a
+backend cannot supply is ``None`` and the matching series is left out, never
+reported as zero.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Generic, TypeVar
+
+EMPTY_LABELS: Mapping[str, str] = MappingProxyType({})
+
+
+class ContainerState(enum.IntEnum):
+    """Value of ``podman_container_state``."""
+
+    UNKNOWN = -1
+    CONFIGURED = 0
+    CREATED = 1
+    RUNNING = 2
+    STOPPED = 3
+    PAUSED = 4
+    EXITED = 5
+
+    @classmethod
+    def parse(cls, text: str) -> ContainerState:
+        """Return the state for Podman's status word (``running``, ``Exited`` ...)."""
+        return _STATE_WORDS.get(text.strip().lower(), cls.UNKNOWN)
+
+
+_STATE_WORDS = {
+    "unknown": ContainerState.UNKNOWN,
+    "configured": ContainerState.CONFIGURED,
+    "initialized": ContainerState.CREATED,
+    "created": ContainerState.CREATED,
+    "running": ContainerState.RUNNING,
+    "up": ContainerState.RUNNING,
+    "stopped": ContainerState.STOPPED,
+    "stopping": ContainerState.STOPPED,
+    "removing": ContainerState.STOPPED,
+    "paused": ContainerState.PAUSED,
+    "exited": ContainerState.EXITED,
+}
+
+
+class Health(enum.IntEnum):
+    """Value of ``podman_container_health``."""
+
+    UNKNOWN = -1
+    HEALTHY = 0
+    UNHEALTHY = 1
+    STARTING = 2
+
+    @classmethod
+    def parse(cls, text: str) -> Health:
+        """Return the health for Podman's health word (``healthy``, ``starting`` ...)."""
+        return {
+            "healthy": cls.HEALTHY,
+            "unhealthy": cls.UNHEALTHY,
+            "starting": cls.STARTING,
+        }.get(text.strip().lower(), cls.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class PortMapping:
+    """One published port."""
+
+    host_ip: str
+    host_port: str
+    container_port: str
+    protocol: str
+
+    def render(self) -> str:
+        """Return the docker-style text, e.g. ``0.0.0.0:8080->80/tcp``."""
+        host = f"{self.host_ip}:{self.host_port}" if self.host_ip else self.host_port
+        return f"{host}->{self.container_port}/{self.protocol or 'tcp'}"
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """One container as listed by Podman."""
+
+    id: str
+    name: str
+    image: str = ""
+    image_id: str = ""
+    state: ContainerState = ContainerState.UNKNOWN
+    created: float | None = None
+    ports: tuple[PortMapping, ...] = ()
+    rootfs_size: int | None = None
+    rw_size: int | None = None
+    labels: Mapping[str, str] = EMPTY_LABELS
+    pod_id: str = ""
+    pod_name: str = ""
+    # Only the REST backend knows these.
+    exit_code: int | None = None
+    started: float | None = None
+    exited: float | None = None
+    health: Health | None = None
+
+    @property
+    def short_id(self) -> str:
+        """Return the 12-character id used in labels."""
+        return self.id[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerStats:
+    """Resource usage of one running container; counters are cumulative."""
+
+    id: str
+    cpu_seconds: float | None = None
+    cpu_system_seconds: float | None = None
+    mem_usage_bytes: int | None = None
+    mem_limit_bytes: int | None = None
+    net_input_bytes: int | None = None
+    net_output_bytes: int | None = None
+    block_input_bytes: int | None = None
+    block_output_bytes: int | None = None
+    pids: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """One image in local storage."""
+
+    id: str
+    parent_id: str = ""
+    repo_tags: tuple[str, ...] = ()
+    repo_digests: tuple[str, ...] = ()
+    created: float | None = None
+    size_bytes: int | None = None
+    containers: int | None = None
+    labels: Mapping[str, str] = EMPTY_LABELS
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """Podman's build."""
+
+    version: str = ""
+    go_version: str = ""
+    git_commit: str = ""
+    os_arch: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    """The host and storage sections of Podman's info, plus its version."""
+
+    hostname: str = ""
+    kernel: str = ""
+    os: str = ""
+    arch: str = ""
+    cpus: int | None = None
+    mem_total_bytes: int | None = None
+    mem_free_bytes: int | None = None
+    swap_total_bytes: int | None = None
+    swap_free_bytes: int | None = None
+    uptime_seconds: float | None = None
+    store_containers: int | None = None
+    store_images: int | None = None
+    graph_driver_name: str = ""
+    graph_root: str = ""
+    run_root: str = ""
+    version: VersionInfo = field(default_factory=VersionInfo)
+
+
+class PodState(enum.IntEnum):
+    """Value of ``podman_pod_state`` (the numbering of prometheus-podman-exporter)."""
+
+    UNKNOWN = -1
+    CREATED = 0
+    ERROR = 1
+    EXITED = 2
+    PAUSED = 3
+    RUNNING = 4
+    DEGRADED = 5
+    STOPPED = 6
+
+    @classmethod
+    def parse(cls, text: str) -> PodState:
+        """Return the state for Podman's pod status word (``Running``, ``Degraded`` ...)."""
+        return cls.__members__.get(text.strip().upper(), cls.UNKNOWN)
+
+
+@dataclass(frozen=True, slots=True)
+class Pod:
+    """One pod (REST backend only)."""
+
+    id: str
+    name: str
+    infra_id: str = ""
+    state: PodState = PodState.UNKNOWN
+    containers: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """One volume (REST backend only)."""
+
+    name: str
+    driver: str = ""
+    mount_point: str = ""
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Batch(Generic[T]):
+    """Records parsed from one Podman reply, and how many records were malformed and dropped."""
+
+    items: tuple[T, ...] = ()
+    bad: int = 0

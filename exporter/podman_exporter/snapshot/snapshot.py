@@ -1,0 +1,57 @@
+"""The immutable result of one collection: everything the metric families are built from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from podman_exporter.snapshot.model import (
+    Container,
+    ContainerStats,
+    HostInfo,
+    Image,
+    Pod,
+    Volume,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorStatus:
+    """How one collector fared in the collection that produced the snapshot."""
+
+    name: str
+    success: bool
+    duration_seconds: float
+    errors_total: int = 0
+    """Failed runs of this collector since the exporter started."""
+    bad_records_total: int = 0
+    """Malformed records from Podman this collector dropped since the exporter started."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What Podman reported. A section is ``None`` when it was never collected,
+    its collector is disabled or unsupported by the backend, or its data grew
+    older than ``--collect.max-age``: its series are then absent."""
+
+    taken_at: float
+    """Unix time at which the collection that produced this snapshot ended."""
+    up: bool
+    """Whether Podman answered in that collection."""
+    api: str = ""
+    """``varlink`` or ``rest``; empty before Podman first answered."""
+    containers: tuple[Container, ...] | None = None
+    stats: Mapping[str, ContainerStats] | None = None
+    """Stats of running containers, by full container id."""
+    images: tuple[Image, ...] | None = None
+    host: HostInfo | None = None
+    pods: tuple[Pod, ...] | None = None
+    volumes: tuple[Volume, ...] | None = None
+    collectors: tuple[CollectorStatus, ...] = ()
+    last_success: float | None = None
+    """Unix time of the last collection in which every enabled collector succeeded."""
+    admin_actions: Mapping[tuple[str, str], int] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    """Admin actions performed since start, by (action, result)."""
