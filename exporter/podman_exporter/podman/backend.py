@@ -7,7 +7,7 @@ threads, the admin endpoint from the web server's thread pool.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from podman_exporter.snapshot.model import (
     Batch,
@@ -36,6 +36,14 @@ class Unsupported(PodmanError):
     """This backend cannot supply the requested data or action."""
 
 
+class PartialFailure(PodmanError):
+    """Some of the records could not be fetched; ``batch`` holds those that could."""
+
+    def __init__(self, message: str, batch: Batch[Any]) -> None:
+        super().__init__(message)
+        self.batch = batch
+
+
 class PodmanBackend(Protocol):
     """What the collectors and the admin endpoint need from Podman."""
 
@@ -53,7 +61,11 @@ class PodmanBackend(Protocol):
         ...
 
     def container_stats(self, ids: Sequence[str]) -> Batch[ContainerStats]:
-        """Return stats for the given running containers; vanished ones are left out."""
+        """Return stats for the given running containers; vanished ones are left out.
+
+        Raises PartialFailure when only some could be fetched, PodmanUnavailable when
+        none could.
+        """
         ...
 
     def list_images(self) -> Batch[Image]:
