@@ -1,0 +1,37 @@
+"""Snapshot -> metric families: a pure function, no I/O, no clock reads.
+
+Each call builds fresh families, so series of vanished containers, images,
+pods or volumes vanish with them. A snapshot section that is None leaves its
+families out; a family without series is left out too.
+"""
+
+from __future__ import annotations
+
+from prometheus_client.core import Metric
+
+from podman_exporter.metrics.containers import container_families
+from podman_exporter.metrics.exporter import exporter_families
+from podman_exporter.metrics.host import host_families
+from podman_exporter.metrics.images import image_families
+from podman_exporter.metrics.options import MetricOptions
+from podman_exporter.metrics.pods import pod_families, volume_families
+from podman_exporter.snapshot.snapshot import Snapshot
+
+__all__ = ["MetricOptions", "build_families"]
+
+
+def build_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
+    """Return the metric families for ``snapshot``: exporter families first, then
+    containers, images, pods, volumes and host."""
+    families = exporter_families(snapshot)
+    if snapshot.containers is not None:
+        families += container_families(snapshot.containers, snapshot.stats, options)
+    if snapshot.images is not None:
+        families += image_families(snapshot.images)
+    if snapshot.pods is not None:
+        families += pod_families(snapshot.pods)
+    if snapshot.volumes is not None:
+        families += volume_families(snapshot.volumes)
+    if snapshot.host is not None:
+        families += host_families(snapshot.host)
+    return families
