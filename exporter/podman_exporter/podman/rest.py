@@ -1,0 +1,199 @@
+"""The libpod REST backend (Podman 3, 4 and 5) behind the PodmanBackend protocol.
+
+One call per collector: ``containers/json?all=true``, one bulk
+``containers/stats?stream=false&containers=...`` for the running containers,
+``images/json``, ``info``, ``pods/json``, ``volumes/json``. Thread-safe: the
+HTTP pool hands each thread its own keep-alive connection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from podman_exporter.podman import rest_parse as parse
+from podman_exporter.podman.backend import PodmanError
+from podman_exporter.podman.fields import MalformedRecord, Record, parse_records
+from podman_exporter.podman.rest_http import HttpPool, decode, socket_path, speaks_rest
+from podman_exporter.snapshot.model import (
+    Batch,
+    Container,
+    ContainerStats,
+    HostInfo,
+    Image,
+    Pod,
+    Volume,
+)
+
+__all__ = ["RestBackend", "speaks_rest"]
+
+R = TypeVar("R")
+
+
+class RestBackend:
+    """Podman's libpod REST API on a unix socket, e.g. ``unix:///run/podman/podman.sock``."""
+
+    def __init__(self, url: str, timeout: float = 5.0, connections: int = 4) -> None:
+        self.url = url
+        self._http = HttpPool(socket_path(url), timeout, connections)
+
+    @property
+    def api(self) -> str:
+        """Return ``"rest"``."""
+        return "rest"
+
+    def ping(self) -> None:
+        """Return when ``GET /_ping`` answers; raise PodmanUnavailable otherwise."""
+        status, body = self._http.request("GET", "/_ping")
+        if status != 200:
+            raise PodmanError(f"_ping: HTTP {status}: {body[:200]!r}")
+
+    def _batch(self, path: str, record: Callable[[Record], R], kind: str, **q: str) -> Batch[R]:
+        return parse_records(self._http.get_json(path, q.items()), record, kind)
+
+    def list_containers(self) -> Batch[Container]:
+        """Return every container, running or not (one ``containers/json?all=true``)."""
+        return self._batch("/containers/json", parse.container, "container", all="true")
+
+    def container_stats(self, ids: Sequence[str]) -> Batch[ContainerStats]:
+        """Return stats for the given containers in one request; vanished ones are left out.
+
+        Podman fails the whole explicit-id request (``Stats: null``) when one id
+        has gone; the backend then asks once for every container's stats and
+        keeps the requested ones.
+        """
+        if not ids:
+            return Batch()
+        params = [("stream", "false"), *(("containers", i) for i in ids)]
+        reply = self._http.get_json("/containers/stats", params)
+        if not _stats_ok(reply):
+            reply = self._http.get_json("/containers/stats", [("stream", "false")])
+            if not _stats_ok(reply):
+                raise PodmanError(f"containers/stats failed: {_stats_error(reply)}")
+        batch = parse_records(reply["Stats"], parse.stats, "stats")
+        wanted = set(ids)
+        return Batch(tuple(s for s in batch.items if s.id in wanted), batch.bad)
+
+    def list_images(self) -> Batch[Image]:
+        """Return every image in local storage."""
+        return self._batch("/images/json", parse.image, "image")
+
+    def host_info(self) -> HostInfo:
+        """Return host, store and version information from ``info``."""
+        try:
+            return parse.host_info(Record(self._http.get_json("/info")))
+        except MalformedRecord as exc:
+            raise PodmanError(f"info: {exc}") from exc
+
+    def list_pods(self) -> Batch[Pod]:
+        """Return every pod."""
+        return self._batch("/pods/json", parse.pod, "pod")
+
+    def list_volumes(self) -> Batch[Volume]:
+        """Return every volume."""
+        return self._batch("/volumes/json", parse.volume, "volume")
+
+    # Maintenance actions -------------------------------------------------------------
+
+    def _post(self, path: str, **q: str) -> Any:
+        return decode(*self._http.request("POST", path, q.items()), what=path)
+
+    def _container_id(self, name: str) -> str:
+        doc = self._http.get_json(f"/containers/{name}/json")
+        return _id_of(doc, name)
+
+    def delete_stopped_containers(self) -> list[str]:
+        """Remove every container that is not running; return their ids."""
+        return _pruned(self._post("/containers/prune"))
+
+    def delete_unused_images(self) -> list[str]:
+        """Remove every image no container uses (not only dangling ones); return their ids."""
+        return _pruned(self._post("/images/prune", all="true"))
+
+    def stop_container(self, name: str, timeout: int) -> str:
+        """Stop a container; return its id."""
+        cid = self._container_id(name)
+        self._post(f"/containers/{cid}/stop", timeout=str(timeout))
+        return cid
+
+    def restart_container(self, name: str, timeout: int) -> str:
+        """Restart a container; return its id."""
+        cid = self._container_id(name)
+        self._post(f"/containers/{cid}/restart", t=str(timeout))
+        return cid
+
+    def kill_container(self, name: str, signal: int) -> str:
+        """Send a signal to a container; return its id."""
+        cid = self._container_id(name)
+        self._post(f"/containers/{cid}/kill", signal=str(signal))
+        return cid
+
+    def pause_container(self, name: str) -> str:
+        """Pause a container; return its id."""
+        cid = self._container_id(name)
+        self._post(f"/containers/{cid}/pause")
+        return cid
+
+    def unpause_container(self, name: str) -> str:
+        """Unpause a container; return its id."""
+        cid = self._container_id(name)
+        self._post(f"/containers/{cid}/unpause")
+        return cid
+
+    def remove_container(self, name: str, force: bool) -> str:
+        """Remove a container; return its id."""
+        cid = self._container_id(name)
+        status, body = self._http.request(
+            "DELETE", f"/containers/{cid}", [("force", str(force).lower())]
+        )
+        _raise_report_errors(decode(status, body, what=f"remove {name}"))
+        return cid
+
+    def remove_image(self, name: str, force: bool) -> str:
+        """Remove an image; return its id."""
+        iid = _id_of(self._http.get_json(f"/images/{name}/json"), name)
+        status, body = self._http.request(
+            "DELETE", f"/images/{iid}", [("force", str(force).lower())]
+        )
+        _raise_report_errors(decode(status, body, what=f"remove image {name}"))
+        return iid
+
+    def close(self) -> None:
+        """Close the idle connections."""
+        self._http.close()
+
+
+def _stats_ok(reply: Any) -> bool:
+    return isinstance(reply, dict) and reply.get("Error") is None and "Stats" in reply
+
+
+def _stats_error(reply: Any) -> str:
+    if isinstance(reply, dict):
+        return json.dumps(reply.get("Error"))[:200]
+    return f"unexpected reply {type(reply).__name__}"
+
+
+def _id_of(doc: Any, name: str) -> str:
+    if isinstance(doc, dict) and isinstance(doc.get("Id"), str):
+        return str(doc["Id"])
+    raise PodmanError(f"inspect {name}: reply has no Id")
+
+
+def _pruned(reply: Any) -> list[str]:
+    """Return the ids of a prune report list whose entries carry no error."""
+    if not isinstance(reply, list):
+        return []
+    return [
+        r["Id"] for r in reply if isinstance(r, dict) and isinstance(r.get("Id"), str)
+        and not r.get("Err")
+    ]
+
+
+def _raise_report_errors(reply: Any) -> None:
+    reports = reply if isinstance(reply, list) else [reply]
+    for r in reports:
+        if isinstance(r, dict):
+            err = r.get("Err") or r.get("Errors")
+            if err:
+                raise PodmanError(str(err)[:300])

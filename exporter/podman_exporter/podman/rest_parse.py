@@ -1,0 +1,178 @@
+"""libpod REST replies -> model records, tolerant of malformed input.
+
+Rules, the same for every record type:
+
+- A record that is not a JSON object, or lacks its identity (a container's
+  ``Id``, an image's ``Id``, a pod's ``Id``, a stats entry's ``ContainerID``,
+  a volume's ``Name``), is dropped and counted in ``Batch.bad``; the other
+  records are kept (``fields.parse_records``).
+- Any other field of the wrong type becomes ``None`` (its series is absent)
+  or an empty string/tuple/mapping for label values, and the record is kept
+  but counted bad: a container whose ``ExitCode`` is garbage still has a state
+  worth reporting, and dropping it would make it vanish from every series.
+- Times: RFC 3339 text (nanoseconds allowed) or unix seconds -> float unix
+  seconds; Go's zero time (``0001-01-01T00:00:00Z``, i.e. -62135596800) and
+  anything unparsable -> ``None``.
+- Health: ``containers/json`` has no ``State.Health``, but Podman 4 and 5 put
+  the health word (``healthy``, ``unhealthy``, ``starting``) in the list
+  entry's ``Status``; empty means no health check, reported as UNKNOWN (-1).
+  A health check only changes state when it runs (a systemd timer, or
+  ``podman healthcheck run``).
+  This costs nothing extra, where ``inspect`` would cost one call per container.
+"""
+
+from __future__ import annotations
+
+from podman_exporter.podman.fields import Record
+from podman_exporter.podman.timeparse import rfc3339, uptime
+from podman_exporter.snapshot.model import (
+    Container,
+    ContainerState,
+    ContainerStats,
+    Health,
+    HostInfo,
+    Image,
+    Pod,
+    PodState,
+    PortMapping,
+    VersionInfo,
+    Volume,
+)
+
+
+def unix_seconds(value: int | None) -> float | None:
+    """Return ``value`` as float unix seconds; None for 0, negatives and Go's zero time."""
+    return float(value) if value is not None and value > 0 else None
+
+
+def _port(rec: Record) -> PortMapping | None:
+    """Return a PortMapping from a libpod or Docker-style port entry, None if unusable."""
+    if rec.integer("PrivatePort") is not None:  # Docker-compatible shape
+        public = rec.count("PublicPort")
+        return PortMapping(
+            host_ip=rec.text("IP"),
+            host_port="" if public is None else str(public),
+            container_port=str(rec.count("PrivatePort")),
+            protocol=rec.text("Type"),
+        )
+    host, ctr = rec.count("host_port"), rec.count("container_port")
+    if host is None or ctr is None:
+        return None
+    span = rec.count("range") or 1
+    if span > 1:
+        host_text, ctr_text = f"{host}-{host + span - 1}", f"{ctr}-{ctr + span - 1}"
+    else:
+        host_text, ctr_text = str(host), str(ctr)
+    return PortMapping(rec.text("host_ip"), host_text, ctr_text, rec.text("protocol"))
+
+
+def container(rec: Record) -> Container:
+    """Return a Container from one ``containers/json`` entry."""
+    cid = rec.identity("Id")
+    names = rec.texts("Names")
+    size = rec.sub("Size")
+    status = rec.text("Status")
+    return Container(
+        id=cid,
+        name=(names[0].lstrip("/") if names else "") or cid[:12],
+        image=rec.text("Image"),
+        image_id=rec.text("ImageID"),
+        state=ContainerState.parse(rec.text("State")),
+        created=rfc3339(rec.text("Created")),
+        ports=tuple(p for p in map(_port, rec.records("Ports")) if p is not None),
+        rootfs_size=size.count("rootFsSize"),
+        rw_size=size.count("rwSize"),
+        labels=rec.labels("Labels"),
+        pod_id=rec.text("Pod"),
+        pod_name=rec.text("PodName"),
+        exit_code=rec.integer("ExitCode"),
+        started=unix_seconds(rec.integer("StartedAt")),
+        exited=unix_seconds(rec.integer("ExitedAt")),
+        health=Health.parse(status),
+    )
+
+
+def _seconds(nanos: int | None) -> float | None:
+    return None if nanos is None else nanos / 1e9
+
+
+def stats(rec: Record) -> ContainerStats:
+    """Return ContainerStats from one ``containers/stats`` entry.
+
+    CPU comes from the cumulative counters CPUNano and CPUSystemNano, never from
+    the CPU percentage (which depends on the previous sample Podman kept).
+    """
+    return ContainerStats(
+        id=rec.identity("ContainerID"),
+        cpu_seconds=_seconds(rec.count("CPUNano")),
+        cpu_system_seconds=_seconds(rec.count("CPUSystemNano")),
+        mem_usage_bytes=rec.count("MemUsage"),
+        mem_limit_bytes=rec.count("MemLimit"),
+        net_input_bytes=rec.count("NetInput"),
+        net_output_bytes=rec.count("NetOutput"),
+        block_input_bytes=rec.count("BlockInput"),
+        block_output_bytes=rec.count("BlockOutput"),
+        pids=rec.count("PIDs"),
+    )
+
+
+def image(rec: Record) -> Image:
+    """Return an Image from one ``images/json`` entry (size is ``Size``, as ``podman images``)."""
+    return Image(
+        id=rec.identity("Id"),
+        parent_id=rec.text("ParentId"),
+        repo_tags=rec.texts("RepoTags"),
+        repo_digests=rec.texts("RepoDigests"),
+        created=unix_seconds(rec.integer("Created")),
+        size_bytes=rec.count("Size"),
+        containers=rec.count("Containers"),
+        labels=rec.labels("Labels"),
+    )
+
+
+def pod(rec: Record) -> Pod:
+    """Return a Pod from one ``pods/json`` entry; ``containers`` counts the infra container."""
+    pid = rec.identity("Id")
+    members = rec.records("Containers")
+    return Pod(
+        id=pid,
+        name=rec.text("Name") or pid[:12],
+        infra_id=rec.text("InfraId"),
+        state=PodState.parse(rec.text("Status")),
+        containers=len(members),
+    )
+
+
+def volume(rec: Record) -> Volume:
+    """Return a Volume from one ``volumes/json`` entry."""
+    return Volume(
+        name=rec.identity("Name"), driver=rec.text("Driver"), mount_point=rec.text("Mountpoint")
+    )
+
+
+def host_info(rec: Record) -> HostInfo:
+    """Return HostInfo from the ``info`` reply; missing or mistyped fields are None or empty."""
+    host, store, ver = rec.sub("host"), rec.sub("store"), rec.sub("version")
+    return HostInfo(
+        hostname=host.text("hostname"),
+        kernel=host.text("kernel"),
+        os=host.text("os"),
+        arch=host.text("arch"),
+        cpus=host.count("cpus"),
+        mem_total_bytes=host.count("memTotal"),
+        mem_free_bytes=host.count("memFree"),
+        swap_total_bytes=host.count("swapTotal"),
+        swap_free_bytes=host.count("swapFree"),
+        uptime_seconds=uptime(host.text("uptime")),
+        store_containers=store.sub("containerStore").count("number"),
+        store_images=store.sub("imageStore").count("number"),
+        graph_driver_name=store.text("graphDriverName"),
+        graph_root=store.text("graphRoot"),
+        run_root=store.text("runRoot"),
+        version=VersionInfo(
+            version=ver.text("Version"),
+            go_version=ver.text("GoVersion"),
+            git_commit=ver.text("GitCommit"),
+            os_arch=ver.text("OsArch"),
+        ),
+    )
