@@ -23,7 +23,7 @@ __all__ = ["MetricOptions", "build_families"]
 def build_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
     """Return the metric families for ``snapshot``: exporter families first, then
     containers, images, pods, volumes and host."""
-    families = exporter_families(snapshot)
+    families = exporter_families(snapshot, options)
     if snapshot.containers is not None:
         families += container_families(snapshot.containers, snapshot.stats, options)
     if snapshot.images is not None:

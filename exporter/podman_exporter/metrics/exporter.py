@@ -5,13 +5,13 @@ Sample of the exposition (classic text, HELP lines shortened)::
     # TYPE podman_up gauge
     podman_up 1.0
     # TYPE podman_scrape_collector_success gauge
-    podman_scrape_collector_success{collector="container"} 1.0
+    podman_scrape_collector_success{collector="containers"} 1.0
     # TYPE podman_scrape_collector_duration_seconds gauge
-    podman_scrape_collector_duration_seconds{collector="container"} 0.012
+    podman_scrape_collector_duration_seconds{collector="containers"} 0.012
     # TYPE podman_exporter_last_collection_timestamp_seconds gauge
     podman_exporter_last_collection_timestamp_seconds 1.7e+09
     # TYPE podman_exporter_collection_errors_total counter
-    podman_exporter_collection_errors_total{collector="container"} 0.0
+    podman_exporter_collection_errors_total{collector="containers"} 0.0
     # TYPE podman_exporter_build_info gauge
     podman_exporter_build_info{version="0.1.0",python_version="3.11.2"} 1.0
     # TYPE podman_exporter_admin_actions_total counter
@@ -20,16 +20,14 @@ Sample of the exposition (classic text, HELP lines shortened)::
 
 from __future__ import annotations
 
-import platform
-
 from prometheus_client.core import Metric
 
-from podman_exporter import __version__
 from podman_exporter.metrics.family import Family, finish
+from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.snapshot.snapshot import Snapshot
 
 
-def exporter_families(snapshot: Snapshot) -> list[Metric]:
+def exporter_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
     """Return the exporter's own families; collectors ordered by name (first record
     of a name wins), admin actions by (action, result)."""
     up = Family(
@@ -89,7 +87,7 @@ def exporter_families(snapshot: Snapshot) -> list[Metric]:
         "Version of the exporter and of Python; the value is always 1.",
         ("version", "python_version"),
     )
-    build.add((__version__, platform.python_version()))
+    build.add((options.version, options.python_version))
     admin = Family(
         "counter",
         "podman_exporter_admin_actions_total",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import platform
+from dataclasses import dataclass, field
+
+from podman_exporter import __version__
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,3 +15,7 @@ class MetricOptions:
     container_labels: tuple[str, ...] = ()
     """Podman container label keys exported as ``label_<sanitised key>`` on
     ``podman_container_info`` (see ``labels.container_label_names``)."""
+    version: str = __version__
+    """``version`` label of ``podman_exporter_build_info``."""
+    python_version: str = field(default_factory=platform.python_version)
+    """``python_version`` label of ``podman_exporter_build_info``."""
