@@ -285,8 +285,13 @@ def hostile_fleet() -> Snapshot:
     images = (
         Image(
             id="sha256:" + "ab" * 32,
-            repo_tags=tuple(f"reg:5000/{t}:{t}" for t in HOSTILE_TEXTS)
-            + ("reg:5000/dup:1", "reg:5000/dup:1", "no-tag", "<none>:<none>"),
+            repo_tags=(
+                *(f"reg:5000/{t}:{t}" for t in HOSTILE_TEXTS),
+                "reg:5000/dup:1",
+                "reg:5000/dup:1",
+                "no-tag",
+                "<none>:<none>",
+            ),
             repo_digests=("reg:5000/dup@sha256:" + "12" * 32, "broken-digest"),
             size_bytes=1,
         ),
@@ -308,7 +313,7 @@ def hostile_fleet() -> Snapshot:
             version=VersionInfo(HOSTILE_TEXTS[3], "", HOSTILE_TEXTS[8], HOSTILE_TEXTS[9]),
         ),
         pods=tuple(Pod(id=t, name=t, infra_id=t) for t in HOSTILE_TEXTS) * 2,
-        volumes=tuple(Volume(t, t, t) for t in HOSTILE_TEXTS) + (Volume("", "other", "x"),),
+        volumes=(*tuple(Volume(t, t, t) for t in HOSTILE_TEXTS), Volume("", "other", "x")),
         collectors=_collectors(("containers",)) + _collectors(("containers",)),
         admin_actions=MappingProxyType({(t, t): 1 for t in HOSTILE_TEXTS}),
     )
