@@ -1,0 +1,217 @@
+"""Basic auth and configured response headers as ASGI middleware (exporter-toolkit style).
+
+``apply_web_config(app, config)`` wraps an app the way a web config asks::
+
+    ResponseHeadersMiddleware(BasicAuthMiddleware(app, users), headers)
+
+so even a 401 carries the configured headers. The authenticated user name reaches the
+app as ``scope["state"]["user"]`` (read it with :func:`authenticated_user`).
+
+bcrypt is slow by design, so as in the toolkit each (user, password, hash) outcome is
+cached (bounded, keyed by a keyed BLAKE2b digest, never the password itself), bcrypt
+runs in a worker thread one check at a time, and an unknown user is checked against a
+dummy hash of the same cost so response time does not reveal which users exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from typing import Any
+
+import bcrypt
+
+from podman_exporter.web.webconfig import WebConfig
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXEMPT_PATHS = frozenset({"/healthz"})
+USER_STATE_KEY = "user"
+_BCRYPT_MAX_PASSWORD = 72  # bcrypt (and Go's x/crypto/bcrypt) only ever use 72 bytes
+_UNAUTHORIZED = b"Unauthorized\n"
+
+
+def authenticated_user(scope: Scope) -> str | None:
+    """Return the user name basic auth accepted for this request, or None."""
+    state = scope.get("state")
+    user = state.get(USER_STATE_KEY) if isinstance(state, Mapping) else None
+    return user if isinstance(user, str) else None
+
+
+def parse_basic_authorization(scope: Scope) -> tuple[bytes, bytes] | None:
+    """Return (user, password) from the request's ``Authorization: Basic`` header, or None."""
+    value = next((v for k, v in scope.get("headers", ()) if k.lower() == b"authorization"), None)
+    if value is None:
+        return None
+    scheme, _, encoded = bytes(value).strip().partition(b" ")
+    if scheme.lower() != b"basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    user, colon, password = decoded.partition(b":")
+    return (user, password) if colon else None
+
+
+class CredentialChecker:
+    """Checks basic-auth credentials against bcrypt hashes, caching each outcome."""
+
+    def __init__(self, users: Mapping[str, str], cache_size: int = 100) -> None:
+        if not users:
+            raise ValueError("basic auth needs at least one user")
+        self._users = [(name.encode(), hashed.encode()) for name, hashed in users.items()]
+        self._names = {name.encode(): name for name in users}
+        cost = max(int(hashed.split("$")[2]) for hashed in users.values())
+        # Same cost as the slowest real hash, for a password nobody can know.
+        self._dummy = bcrypt.hashpw(secrets.token_bytes(18), bcrypt.gensalt(rounds=cost))
+        self._key = secrets.token_bytes(32)  # cache keys are useless outside this process
+        self._cache: dict[bytes, bool] = {}
+        self._cache_size = max(1, cache_size)
+        self._bcrypt_lock = threading.Lock()  # one bcrypt at a time, like the toolkit
+        self.bcrypt_checks = 0  # how many times bcrypt actually ran (cache misses)
+
+    def _lookup(self, user: bytes) -> tuple[bool, bytes]:
+        """Return (known, hash) comparing the name with every user in constant time."""
+        found, hashed = False, self._dummy
+        for name, candidate in self._users:
+            if hmac.compare_digest(name, user):
+                found, hashed = True, candidate
+        return found, hashed
+
+    def _cache_key(self, user: bytes, password: bytes, hashed: bytes) -> bytes:
+        """Return a keyed digest of user, password and hash (length-prefixed parts)."""
+        digest = hashlib.blake2b(key=self._key, digest_size=32)
+        for part in (user, password, hashed):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+        return digest.digest()
+
+    def _bcrypt(self, key: bytes, password: bytes, hashed: bytes) -> bool:
+        """Return bcrypt's verdict, computing it at most once per cache key (worker thread)."""
+        with self._bcrypt_lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            self.bcrypt_checks += 1
+            try:
+                ok = bcrypt.checkpw(password[:_BCRYPT_MAX_PASSWORD], hashed)
+            except ValueError:
+                ok = False
+            while len(self._cache) >= self._cache_size:
+                del self._cache[next(iter(self._cache))]  # evict the oldest entry
+            self._cache[key] = ok
+            return ok
+
+    async def check(self, user: bytes, password: bytes) -> str | None:
+        """Return the user name when the password matches its hash, else None."""
+        known, hashed = self._lookup(user)
+        key = self._cache_key(user, password, hashed)
+        ok = self._cache.get(key)
+        if ok is None:
+            ok = await asyncio.to_thread(self._bcrypt, key, password, hashed)
+        return self._names[user] if ok and known else None
+
+    async def check_scope(self, scope: Scope) -> str | None:
+        """Return the user name a request's basic-auth header proves, else None."""
+        credentials = parse_basic_authorization(scope)
+        if credentials is None:
+            return None
+        return await self.check(*credentials)
+
+
+class BasicAuthMiddleware:
+    """Answers 401 with ``WWW-Authenticate: Basic`` unless the request proves a user."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        users: Mapping[str, str],
+        exempt_paths: frozenset[str] = DEFAULT_EXEMPT_PATHS,
+        cache_size: int = 100,
+    ) -> None:
+        self.app = app
+        self.exempt_paths = exempt_paths
+        self.checker = CredentialChecker(users, cache_size)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass authenticated or exempt requests on; answer 401 to the rest."""
+        if scope["type"] not in ("http", "websocket") or scope.get("path") in self.exempt_paths:
+            await self.app(scope, receive, send)
+            return
+        user = await self.checker.check_scope(scope)
+        if user is None:
+            client = scope.get("client")
+            log.debug("basic auth refused a request from %s", client[0] if client else "?")
+            await _refuse(scope, send)
+            return
+        scope = dict(scope)
+        scope["state"] = {**scope.get("state", {}), USER_STATE_KEY: user}
+        await self.app(scope, receive, send)
+
+
+async def _refuse(scope: Scope, send: Send) -> None:
+    """Send the 401 answer (or close a websocket with policy violation)."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(_UNAUTHORIZED)).encode()),
+                (b"www-authenticate", b"Basic"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": _UNAUTHORIZED})
+
+
+class ResponseHeadersMiddleware:
+    """Adds fixed headers to every HTTP response that does not already set them."""
+
+    def __init__(self, app: ASGIApp, headers: Iterable[tuple[str, str]]) -> None:
+        self.app = app
+        self.headers = [(name.lower().encode(), value.encode()) for name, value in headers]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app, adding the headers to its ``http.response.start`` message."""
+        if scope["type"] != "http" or not self.headers:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {bytes(name).lower() for name, _ in message.get("headers", ())}
+                extra = [(n, v) for n, v in self.headers if n not in present]
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def apply_web_config(
+    app: ASGIApp, config: WebConfig, exempt_paths: frozenset[str] = DEFAULT_EXEMPT_PATHS
+) -> ASGIApp:
+    """Return ``app`` wrapped with the config's basic auth and response headers (if any)."""
+    wrapped = app
+    if config.basic_auth_users:
+        wrapped = BasicAuthMiddleware(wrapped, config.basic_auth_users, exempt_paths)
+    if config.http_server_config.headers:
+        wrapped = ResponseHeadersMiddleware(wrapped, config.http_server_config.headers)
+    return wrapped
