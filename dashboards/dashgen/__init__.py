@@ -1,0 +1,1 @@
+"""Generator of the Grafana dashboards shipped in dashboards/ (grafana-foundation-sdk)."""

@@ -1,0 +1,239 @@
+"""The ``podman-container`` dashboard: one container picked by the ``container`` variable."""
+
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.models import dashboard as dm
+
+from dashgen.common import (
+    BYTES,
+    BYTES_RATE,
+    CORES,
+    COUNT,
+    DATASOURCE,
+    DATE,
+    NONE,
+    PERCENT,
+    RATE,
+    SEL,
+    STATE_COLORS,
+    STATE_NAMES,
+    finish,
+    grid,
+    query,
+    row,
+    single,
+    ts,
+    value_map,
+    variables,
+)
+
+UID = "podman-container"
+CSEL = f'{SEL}, name="$container"'
+"""Label matchers selecting the picked container."""
+STATE = value_map(STATE_NAMES, STATE_COLORS)
+HEALTH = value_map(
+    {-1: "unknown", 0: "healthy", 1: "unhealthy", 2: "starting"},
+    {-1: "gray", 0: "green", 1: "red", 2: "blue"},
+)
+
+
+def _container_variable() -> db.QueryVariable:
+    """Return the single-select ``container`` variable (container names of the picked hosts)."""
+    return (
+        db.QueryVariable("container")
+        .label("Container")
+        .query(f"label_values(podman_container_info{{{SEL}}}, name)")
+        .datasource(DATASOURCE)
+        .multi(False)
+        .include_all(False)
+        .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(dm.VariableSort.ALPHABETICAL_ASC)
+    )
+
+
+def _status(board: db.Dashboard) -> db.Dashboard:
+    """Return the board with the status row added."""
+    return (
+        board.with_row(row("Status"))
+        .with_panel(
+            single(
+                "State",
+                NONE,
+                [query(f"podman_container_state{{{CSEL}}}", "{{instance}}")],
+                mappings=[STATE],
+            )
+        )
+        .with_panel(
+            single(
+                "Created",
+                DATE,
+                [query(f"podman_container_created_seconds{{{CSEL}}} * 1000", "{{instance}}")],
+            )
+        )
+        .with_panel(
+            single(
+                "CPU",
+                CORES,
+                [
+                    query(
+                        f"rate(podman_container_cpu_seconds_total{{{CSEL}}}[{RATE}])",
+                        "{{instance}}",
+                    )
+                ],
+            )
+        )
+        .with_panel(
+            single(
+                "Memory",
+                BYTES,
+                [query(f"podman_container_mem_usage_bytes{{{CSEL}}}", "{{instance}}")],
+            )
+        )
+        .with_panel(
+            single(
+                "Root filesystem",
+                BYTES,
+                [
+                    query(f"podman_container_rootfs_size_bytes{{{CSEL}}}", "rootfs {{instance}}"),
+                    query(f"podman_container_rw_size_bytes{{{CSEL}}}", "writable {{instance}}"),
+                ],
+            )
+        )
+        .with_panel(
+            single(
+                "Exit code and health",
+                NONE,
+                [
+                    query(f"podman_container_exit_code{{{CSEL}}}", "exit code"),
+                    query(f"podman_container_health{{{CSEL}}}", "health"),
+                ],
+                description="Known on the REST API only.",
+                mappings=[HEALTH],
+            )
+        )
+    )
+
+
+def _usage(board: db.Dashboard) -> db.Dashboard:
+    """Return the board with the resource usage row added."""
+    return (
+        board.with_row(row("Resources"))
+        .with_panel(
+            ts(
+                "CPU",
+                CORES,
+                [
+                    query(
+                        f"rate(podman_container_cpu_seconds_total{{{CSEL}}}[{RATE}])",
+                        "total {{instance}}",
+                    ),
+                    query(
+                        f"rate(podman_container_cpu_system_seconds_total{{{CSEL}}}[{RATE}])",
+                        "system {{instance}}",
+                    ),
+                ],
+                description="CPU seconds per second (cores).",
+            )
+        )
+        .with_panel(
+            ts(
+                "Memory",
+                BYTES,
+                [
+                    query(f"podman_container_mem_usage_bytes{{{CSEL}}}", "usage {{instance}}"),
+                    query(f"podman_container_mem_limit_bytes{{{CSEL}}}", "limit {{instance}}"),
+                ],
+            )
+        )
+        .with_panel(
+            ts(
+                "Memory vs limit",
+                PERCENT,
+                [
+                    query(
+                        f"podman_container_mem_usage_bytes{{{CSEL}}}"
+                        f" / (podman_container_mem_limit_bytes{{{CSEL}}} > 0)",
+                        "{{instance}}",
+                    )
+                ],
+                max_val=1,
+            )
+        )
+        .with_panel(
+            ts(
+                "Network I/O",
+                BYTES_RATE,
+                [
+                    query(
+                        f"rate(podman_container_net_input_total{{{CSEL}}}[{RATE}])",
+                        "rx {{instance}}",
+                    ),
+                    query(
+                        f"rate(podman_container_net_output_total{{{CSEL}}}[{RATE}])",
+                        "tx {{instance}}",
+                    ),
+                ],
+            )
+        )
+        .with_panel(
+            ts(
+                "Block I/O",
+                BYTES_RATE,
+                [
+                    query(
+                        f"rate(podman_container_block_input_total{{{CSEL}}}[{RATE}])",
+                        "read {{instance}}",
+                    ),
+                    query(
+                        f"rate(podman_container_block_output_total{{{CSEL}}}[{RATE}])",
+                        "write {{instance}}",
+                    ),
+                ],
+            )
+        )
+        .with_panel(ts("PIDs", COUNT, [query(f"podman_container_pids{{{CSEL}}}", "{{instance}}")]))
+    )
+
+
+def _info(board: db.Dashboard) -> db.Dashboard:
+    """Return the board with the container's info table added."""
+    return board.with_row(row("Info")).with_panel(
+        grid(
+            "Container info",
+            NONE,
+            [query(f"podman_container_info{{{CSEL}}}", instant=True)],
+            [
+                dm.DataTransformerConfig(
+                    id_val="organize",
+                    options={"excludeByName": {"Time": True, "Value": True, "__name__": True}},
+                )
+            ],
+            height=5,
+        )
+    )
+
+
+def build() -> dm.Dashboard:
+    """Return the single-container dashboard."""
+    board = (
+        db.Dashboard("Podman container")
+        .uid(UID)
+        .description("One Podman container: state, CPU, memory, network, block I/O, pids.")
+        .tags(["podman", "containers"])
+        .time("now-1h", "now")
+        .refresh("30s")
+        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+        .variables(variables([_container_variable()]))
+        .link(
+            db.DashboardLink("Overview")
+            .type(dm.DashboardLinkType.DASHBOARDS)
+            .tags(["podman"])
+            .as_dropdown(True)
+            .include_vars(True)
+            .keep_time(True)
+        )
+    )
+    for section in (_status, _usage, _info):
+        board = section(board)
+    return finish(board)
