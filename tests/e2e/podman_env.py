@@ -1,0 +1,193 @@
+"""A private real Podman for end-to-end tests: own storage, locks, network and REST socket.
+
+Nothing outside the temporary directory is touched except a bridge network
+interface (named by Podman, on a random 10.x subnet) that is removed again.
+See /work/shared/notes/real-podman.md for why runc and the ulimits are needed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+IMAGE = "localhost/busybox:e2e"
+BUSYBOX = "/bin/busybox"
+APPLETS = ("sh", "sleep", "true", "false", "yes", "cat", "echo", "ls", "env")
+
+CONTAINERS_CONF = """\
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+[engine]
+runtime = "runc"
+tmp_dir = "{tmp}"
+lock_type = "file"
+events_logger = "file"
+[network]
+network_config_dir = "{net}"
+"""
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def busybox_rootfs(dest: Path) -> Path:
+    """Return a rootfs tar holding busybox-static and applet symlinks."""
+    tar_path = dest / "rootfs.tar"
+    with tarfile.open(tar_path, "w") as tar:
+        tar.add(os.path.realpath(BUSYBOX), arcname="bin/busybox")
+        for applet in APPLETS:
+            info = tarfile.TarInfo(f"bin/{applet}")
+            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(info)
+        tmp = tarfile.TarInfo("tmp")
+        tmp.type, tmp.mode = tarfile.DIRTYPE, 0o1777
+        tar.addfile(tmp)
+    return tar_path
+
+
+@dataclass
+class PodmanEnv:
+    """One private Podman: CLI runner plus a ``podman system service`` on a temporary socket."""
+
+    base: Path
+    network: str = ""
+    service: subprocess.Popen[bytes] | None = None
+    names: dict[str, str] = field(default_factory=dict)
+    """Role of each zoo container (``running``, ``busy`` ...) -> its name."""
+
+    @property
+    def socket_path(self) -> Path:
+        """Return the REST socket path."""
+        return self.base / "podman.sock"
+
+    @property
+    def url(self) -> str:
+        """Return the ``unix:///...`` URL of the REST socket."""
+        return f"unix://{self.socket_path}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Return the environment every podman command runs with."""
+        return {**os.environ, "CONTAINERS_CONF": str(self.base / "containers.conf")}
+
+    def argv(self, *args: str) -> list[str]:
+        """Return the podman command line for ``args`` on the private storage."""
+        return ["podman", "--root", str(self.base / "root"), "--runroot",
+                str(self.base / "run"), *args]
+
+    def podman(self, *args: str, check: bool = True) -> str:
+        """Run podman and return its stdout; raise with stderr when it fails and ``check``."""
+        proc = subprocess.run(self.argv(*args), env=self.env, capture_output=True, text=True,
+                              timeout=120)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"podman {' '.join(args)} failed ({proc.returncode}): "
+                               f"{proc.stderr.strip()}")
+        return proc.stdout
+
+    def setup(self) -> None:
+        """Write the config, import the busybox image and create the private network."""
+        (self.base / "containers.conf").write_text(CONTAINERS_CONF.format(
+            tmp=self.base / "tmp", net=self.base / "net"))
+        self.podman("import", str(busybox_rootfs(self.base)), IMAGE)
+        self.network = f"pe{os.getpid() % 100000}"
+        subnet = f"10.{random.randint(200, 250)}.{random.randint(0, 255)}.0/24"  # noqa: S311
+        self.podman("network", "create", "--subnet", subnet, self.network)
+
+    def start_service(self) -> None:
+        """Start ``podman system service`` and return once it answers ``/_ping``."""
+        self.socket_path.unlink(missing_ok=True)
+        self.service = subprocess.Popen(
+            self.argv("system", "service", "--time=0", self.url), env=self.env,
+            stdout=subprocess.DEVNULL, stderr=(self.base / "service.log").open("ab"),
+            start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.service.poll() is not None:
+                raise RuntimeError(f"podman system service exited: {self.service.returncode}")
+            if _pings(self.socket_path):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("podman system service did not answer within 30s")
+
+    def stop_service(self) -> None:
+        """Stop the REST service (the containers keep running)."""
+        if self.service is not None and self.service.poll() is None:
+            os.killpg(self.service.pid, signal.SIGTERM)
+            try:
+                self.service.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.service.pid, signal.SIGKILL)
+                self.service.wait()
+        self.service = None
+
+    def run_parallel(self, commands: list[list[str]]) -> list[str]:
+        """Run several podman commands at once; return their outputs in order."""
+        with ThreadPoolExecutor(max_workers=max(1, len(commands))) as pool:
+            return list(pool.map(lambda c: self.podman(*c), commands))
+
+    def create_zoo(self) -> None:
+        """Create the containers of the end-to-end suite, started in parallel where possible."""
+        net = ("--network", self.network)
+        sleep = (IMAGE, "sleep", "100000")
+        n = self.names = {
+            "running": "e2e-running", "busy": "e2e-busy", "paused": "e2e-paused",
+            "exited": "e2e-exited3", "created": "e2e-created", "health": "e2e-health",
+            "labeled": "e2e-labeled", "pod": "e2e-pod", "pod_a": "e2e-pod-a",
+            "pod_b": "e2e-pod-b",
+        }
+        self.labeled_port = free_port()
+        self.podman("pod", "create", *net, "--name", n["pod"])
+        self.run_parallel([
+            ["run", "-d", *net, "--name", n["running"], *sleep],
+            ["run", "-d", *net, "--name", n["busy"], IMAGE, "sh", "-c", "while :; do :; done"],
+            ["run", "-d", *net, "--name", n["paused"], *sleep],
+            ["run", "-d", *net, "--name", n["exited"], IMAGE, "sh", "-c", "exit 3"],
+            ["create", *net, "--name", n["created"], *sleep],
+            ["run", "-d", *net, "--name", n["health"], "--health-cmd", "true",
+             "--health-interval", "1h", *sleep],
+            ["run", "-d", *net, "--name", n["labeled"], "--label", "app=shop",
+             "--label", "tier=web", "-p", f"127.0.0.1:{self.labeled_port}:80", *sleep],
+            ["run", "-d", "--pod", n["pod"], "--name", n["pod_a"], *sleep],
+            ["run", "-d", "--pod", n["pod"], "--name", n["pod_b"], *sleep],
+            ["volume", "create", "e2e-volume"],
+        ])
+        self.podman("pause", n["paused"])
+        assert self.podman("wait", n["exited"]).strip() == "3"
+        # No systemd timer here: run the check once so the health becomes "healthy".
+        self.podman("healthcheck", "run", n["health"])
+
+    def teardown(self) -> None:
+        """Remove every container, pod, volume, image and the network; stop the service."""
+        self.stop_service()
+        for args in (("pod", "rm", "-af", "-t", "0"), ("rm", "-af", "-t", "0"),
+                     ("volume", "rm", "-af"), ("rmi", "-af")):
+            self.podman(*args, check=False)
+        if self.network:
+            self.podman("network", "rm", "-f", self.network, check=False)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _pings(path: Path) -> bool:
+    if not path.exists():
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(2)
+            s.connect(str(path))
+            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: d\r\n\r\n")
+            return b" 200 " in s.recv(64)
+    except OSError:
+        return False
