@@ -79,7 +79,7 @@ def _images() -> tuple[Image, ...]:
     )
 
 
-def _host(swap_total: int | None, git_commit: str) -> HostInfo:
+def _host(swap_total: int | None, swap_free: int, git_commit: str) -> HostInfo:
     return HostInfo(
         hostname="node1",
         kernel="6.1.0-18-amd64",
@@ -89,7 +89,7 @@ def _host(swap_total: int | None, git_commit: str) -> HostInfo:
         mem_total_bytes=8_201_000_000,
         mem_free_bytes=3_100_000_000,
         swap_total_bytes=swap_total,
-        swap_free_bytes=swap_total,
+        swap_free_bytes=swap_free,
         uptime_seconds=15_182.5,
         store_containers=3,
         store_images=3,
@@ -157,7 +157,7 @@ def varlink_fleet() -> Snapshot:
         containers=(web, db, job),
         stats=MappingProxyType({WEB: _stats(WEB, 2), DB: _stats(DB, 1)}),
         images=_images(),
-        host=_host(swap_total=0, git_commit=""),
+        host=_host(swap_total=None, swap_free=0, git_commit=""),  # swap_total never filled
         collectors=_collectors(("containers", "host", "images", "stats")),
         last_success=T0,
     )
@@ -232,7 +232,7 @@ def rest_fleet() -> Snapshot:
         containers=(web, db, job, new),
         stats=MappingProxyType({WEB: _stats(WEB, 2), DB: _stats(DB, 1)}),
         images=_images(),
-        host=_host(swap_total=2_147_483_648, git_commit="4c1a9c4"),
+        host=_host(swap_total=2_147_483_648, swap_free=2_000_000_000, git_commit="4c1a9c4"),
         pods=(Pod(id=POD, name="shop", infra_id=INFRA, state=PodState.RUNNING, containers=3),),
         volumes=(
             Volume("pgdata", "local", "/var/lib/containers/storage/volumes/pgdata/_data"),
