@@ -1,0 +1,236 @@
+"""deploy/: the systemd unit, sysusers entry, socket drop-in, quadlet and scrape configs.
+
+Each file is checked by the real tool where this machine has it
+(`systemd-analyze verify`, `systemd-analyze security --offline`,
+`systemd-sysusers --root`, `promtool check config`, quadlet `-dryrun`), and the
+quadlet also by parsing it against the keys Podman 4.4's quadlet accepts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+SYSTEMD = DEPLOY / "systemd"
+UNIT = SYSTEMD / "podman-exporter.service"
+SOCKET_DROPIN = SYSTEMD / "podman.socket.d" / "podman-exporter.conf"
+SYSUSERS = SYSTEMD / "podman-exporter.sysusers.conf"
+ENV_FILE = SYSTEMD / "podman-exporter.env"
+QUADLET = DEPLOY / "quadlet" / "podman-exporter.container"
+PROMETHEUS = DEPLOY / "prometheus"
+QUADLET_BIN = Path("/usr/libexec/podman/quadlet")
+PODMAN_SOCKET_UNIT = Path("/usr/lib/systemd/system/podman.socket")
+
+# [Container] keys of the first quadlet release (Podman 4.4): the file must not
+# need a newer Podman.
+QUADLET_44_CONTAINER_KEYS = {
+    "AddCapability", "AddDevice", "Annotation", "ContainerName", "DropCapability",
+    "Environment", "EnvironmentFile", "EnvironmentHost", "Exec", "ExposeHostPort",
+    "Group", "Image", "IP", "IP6", "Label", "LogDriver", "Mount", "Network",
+    "NoNewPrivileges", "Notify", "PublishPort", "ReadOnly", "RemapGid", "RemapUid",
+    "RemapUidSize", "RemapUsers", "RunInit", "SeccompProfile", "SecurityLabelDisable",
+    "SecurityLabelFileType", "SecurityLabelLevel", "SecurityLabelType", "Timezone",
+    "User", "VolatileTmp", "Volume",
+}  # fmt: skip
+
+
+def _tool(name: str, path: Path | None = None) -> str:
+    """Return the path of a required tool: a failure in CI, a skip elsewhere."""
+    found = str(path) if path and path.exists() else shutil.which(name)
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is not installed (CI needs it)")
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+def _run(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Return the finished process, output captured as text."""
+    return subprocess.run(argv, capture_output=True, text=True, check=False)
+
+
+def parse_unit(text: str) -> dict[str, list[tuple[str, str]]]:
+    """Return a systemd-style unit file as {section: [(key, value), ...]} in file order."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] | None = None
+    pending = ""
+    for raw in text.splitlines():
+        line = pending + raw.strip()
+        pending = ""
+        if not line or line[0] in "#;":
+            continue
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], [])
+            continue
+        key, sep, value = line.partition("=")
+        assert sep and current is not None, f"not a key=value line in a section: {raw!r}"
+        current.append((key.strip(), value.strip()))
+    return sections
+
+
+def _values(section: list[tuple[str, str]], key: str) -> list[str]:
+    """Return every value given to `key` in a section."""
+    return [v for k, v in section if k == key]
+
+
+def _verify(unit: Path) -> subprocess.CompletedProcess[str]:
+    """Return `systemd-analyze verify` run on one unit file."""
+    return _run(_tool("systemd-analyze"), "verify", "--man=no", str(unit))
+
+
+def _unit_with_existing_binary(tmp_path: Path, text: str) -> Path:
+    """Return a copy of the unit whose ExecStart binary exists on this machine.
+
+    verify checks that the binary is executable; the unit names the documented
+    install location (/opt/podman-exporter), which this machine does not have.
+    """
+    installed = Path(sys.prefix) / "bin" / "podman-exporter"
+    binary = str(installed) if installed.exists() else sys.executable
+    copy = tmp_path / UNIT.name
+    copy.write_text(text.replace("/opt/podman-exporter/bin/podman-exporter", binary))
+    return copy
+
+
+def test_service_unit_verifies_cleanly(tmp_path: Path) -> None:
+    done = _verify(_unit_with_existing_binary(tmp_path, UNIT.read_text()))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", done.stderr
+
+
+def test_verify_reports_a_mistyped_key(tmp_path: Path) -> None:
+    """The check above can fail: a typo in a hardening key is reported."""
+    text = UNIT.read_text().replace("ProtectSystem=strict", "ProtectSytem=strict")
+    done = _verify(_unit_with_existing_binary(tmp_path, text))
+    assert "Unknown key 'ProtectSytem'" in done.stderr
+
+
+def test_service_is_hardened() -> None:
+    service = parse_unit(UNIT.read_text())["Service"]
+    settings = dict(service)
+    expected = {
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+        "CapabilityBoundingSet": "",
+        "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+        "User": "podman-exporter",
+        "Group": "podman-exporter",
+    }
+    assert {k: settings.get(k) for k in expected} == expected
+    assert _values(service, "SystemCallFilter")[0] == "@system-service"
+    assert settings["EnvironmentFile"].lstrip("-") == "/etc/default/podman-exporter"
+    assert settings["ExecStart"].split()[0] == "/opt/podman-exporter/bin/podman-exporter"
+
+
+def test_security_exposure_is_low(tmp_path: Path) -> None:
+    unit = _unit_with_existing_binary(tmp_path, UNIT.read_text())
+    done = _run(_tool("systemd-analyze"), "security", "--offline=true", "--no-pager", str(unit))
+    assert done.returncode == 0, done.stderr
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", done.stdout)
+    assert match, done.stdout
+    # systemd's scale: 0 (safe) .. 10 (unsafe); an unhardened unit scores 9.6.
+    assert float(match[1]) <= 2.0, done.stdout
+
+
+def test_environment_file_sets_only_exporter_variables() -> None:
+    lines = [ln for ln in ENV_FILE.read_text().splitlines() if ln and not ln.startswith("#")]
+    keys = [ln.split("=", 1)[0] for ln in lines]
+    assert "ARGS" in keys  # ExecStart expands $ARGS
+    assert all(k == "ARGS" or k.startswith("PODMAN_EXPORTER_") for k in keys), keys
+    assert "$ARGS" in dict(parse_unit(UNIT.read_text())["Service"])["ExecStart"]
+
+
+def test_sysusers_creates_the_unit_user_and_socket_group(tmp_path: Path) -> None:
+    sysusers = _tool("systemd-sysusers")
+    (tmp_path / "etc").mkdir()
+    done = _run(sysusers, f"--root={tmp_path}", str(SYSUSERS))
+    assert done.returncode == 0, done.stderr
+    passwd = {
+        ln.split(":")[0]: ln.split(":") for ln in (tmp_path / "etc/passwd").read_text().splitlines()
+    }
+    groups = {ln.split(":")[0] for ln in (tmp_path / "etc/group").read_text().splitlines()}
+    service = dict(parse_unit(UNIT.read_text())["Service"])
+    user = passwd[service["User"]]
+    assert service["Group"] in groups
+    assert int(user[2]) < 1000, "a system uid"
+    assert user[6] == "/usr/sbin/nologin"
+    socket_group = dict(parse_unit(SOCKET_DROPIN.read_text())["Socket"])["SocketGroup"]
+    assert socket_group in groups
+
+
+def test_socket_dropin_verifies_on_podmans_socket_unit(tmp_path: Path) -> None:
+    """The drop-in's settings, appended to Podman's own podman.socket, verify cleanly."""
+    if not PODMAN_SOCKET_UNIT.exists():
+        _tool("podman.socket", PODMAN_SOCKET_UNIT)
+    merged = tmp_path / "podman.socket"
+    merged.write_text(PODMAN_SOCKET_UNIT.read_text() + "\n" + SOCKET_DROPIN.read_text())
+    done = _verify(merged)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", done.stderr
+    socket = dict(parse_unit(SOCKET_DROPIN.read_text())["Socket"])
+    assert socket == {"SocketGroup": "podman-exporter", "SocketMode": "0660"}
+
+
+def test_quadlet_uses_podman_44_keys_and_mounts_the_socket() -> None:
+    quadlet = parse_unit(QUADLET.read_text())
+    assert set(quadlet) <= {"Unit", "Container", "Service", "Install"}
+    container = quadlet["Container"]
+    unknown = {k for k, _ in container} - QUADLET_44_CONTAINER_KEYS
+    assert not unknown, f"keys Podman 4.4's quadlet does not know: {unknown}"
+    settings = dict(container)
+    assert settings["Image"].startswith("localhost/podman-exporter:")
+    socket_mount = _values(container, "Volume")
+    assert socket_mount == ["%t/podman/podman.sock:/run/podman/podman.sock"]
+    url = "PODMAN_EXPORTER_PODMAN_URL=unix:///run/podman/podman.sock"
+    assert url in _values(container, "Environment")
+    assert settings["PublishPort"] == "9882:9882"
+    assert settings["DropCapability"] == "all"
+    assert settings["NoNewPrivileges"] == "true"
+    assert settings["ReadOnly"] == "true"
+    assert _values(quadlet["Install"], "WantedBy") == ["default.target"]
+
+
+def test_quadlet_generator_accepts_the_file(tmp_path: Path) -> None:
+    """Run Podman's quadlet generator where it is installed (Podman 4.4 or later)."""
+    if not QUADLET_BIN.exists():
+        pytest.skip("Podman here is older than 4.4: no quadlet generator (file parsed above)")
+    quadlet = str(QUADLET_BIN)
+    unit_dir = tmp_path / "units"
+    unit_dir.mkdir()
+    shutil.copy(QUADLET, unit_dir)
+    env = {**os.environ, "QUADLET_UNIT_DIRS": str(unit_dir)}
+    done = subprocess.run(
+        [quadlet, "-dryrun"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "podman run" in done.stdout and "localhost/podman-exporter" in done.stdout
+
+
+@pytest.mark.parametrize("config", ["prometheus-single-host.yml", "prometheus-many-hosts.yml"])
+def test_promtool_accepts_scrape_config(config: str) -> None:
+    done = _run(_tool("promtool"), "check", "config", str(PROMETHEUS / config))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WARNING" not in done.stdout + done.stderr, "e.g. a file_sd file that does not exist"
+
+
+def test_promtool_checks_the_file_sd_targets(tmp_path: Path) -> None:
+    """The check above reads the targets file: a broken copy of it fails."""
+    copy = tmp_path / "prometheus"
+    shutil.copytree(PROMETHEUS, copy)
+    targets = sorted((copy / "targets").glob("podman-*.yml"))
+    assert targets
+    targets[0].write_text("- targets: web-1:9882\n  labels: [broken]\n")
+    done = _run(_tool("promtool"), "check", "config", str(copy / "prometheus-many-hosts.yml"))
+    assert done.returncode != 0
