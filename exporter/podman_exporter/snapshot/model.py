@@ -95,7 +95,7 @@ class Container:
     ports: tuple[PortMapping, ...] = ()
     rootfs_size: int | None = None
     rw_size: int | None = None
-    labels: Mapping[str, str] = EMPTY_LABELS
+    labels: Mapping[str, str] = field(default_factory=lambda: EMPTY_LABELS)
     pod_id: str = ""
     pod_name: str = ""
     # Only the REST backend knows these.
@@ -137,7 +137,7 @@ class Image:
     created: float | None = None
     size_bytes: int | None = None
     containers: int | None = None
-    labels: Mapping[str, str] = EMPTY_LABELS
+    labels: Mapping[str, str] = field(default_factory=lambda: EMPTY_LABELS)
 
 
 @dataclass(frozen=True, slots=True)
