@@ -1,0 +1,264 @@
+"""Command line: Prometheus-style dotted flags -> one validated Config; subcommands.
+
+Every flag can also come from the environment as ``PODMAN_EXPORTER_<FLAG>``
+(upper case, dots and dashes as underscores; repeatable flags comma-separated,
+switches ``true``/``false``). A bad value prints one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import stat
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from podman_exporter import __version__
+from podman_exporter.collect.collectors import COLLECTORS
+from podman_exporter.config import (
+    APIS,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    Config,
+    ConfigError,
+    parse_duration,
+    parse_listen_address,
+)
+from podman_exporter.runner import run
+
+ENV_PREFIX = "PODMAN_EXPORTER_"
+PROG = "podman-exporter"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def env_name(flag: str) -> str:
+    """Return the environment variable for a flag, e.g. PODMAN_EXPORTER_WEB_LISTEN_ADDRESS."""
+    return ENV_PREFIX + flag.lstrip("-").upper().replace(".", "_").replace("-", "_")
+
+
+def _typed(parse: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc) or f"invalid {what} {text!r}") from exc
+
+    convert.__name__ = what
+    return convert
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def _positive_duration(text: str) -> float:
+    value = parse_duration(text)
+    if value <= 0:
+        raise ValueError(f"duration must be above zero, got {text!r}")
+    return value
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"invalid boolean {text!r} (use true or false)")
+
+
+DURATION = _typed(_positive_duration, "duration")
+COUNT = _typed(_positive_int, "count")
+ADDRESS = _typed(parse_listen_address, "listen address")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of the exporter's flags (defaults before the environment)."""
+    p = _Parser(prog=PROG, description="Prometheus exporter for Podman.",
+                epilog="Subcommands: simulate, varlink-bridge (see '<subcommand> --help'). "
+                f"Every flag can be set from the environment as {ENV_PREFIX}<FLAG>.")
+    web = p.add_argument_group("web")
+    web.add_argument("--web.listen-address", action="append", type=ADDRESS, metavar="ADDR",
+                     help="address to listen on for metrics, repeatable (default: :9882)")
+    web.add_argument("--web.telemetry-path", default="/metrics", metavar="PATH",
+                     help="path under which to expose metrics (default: %(default)s)")
+    web.add_argument("--web.max-requests", type=COUNT, default=40, metavar="N",
+                     help="concurrent requests served; more get 503 (default: %(default)s)")
+    web.add_argument("--web.config.file", metavar="FILE",
+                     help="exporter-toolkit web config (TLS, basic auth, headers)")
+    web.add_argument("--web.disable-exporter-metrics", action="store_true",
+                     help="leave out process_* and python_* metrics")
+    podman = p.add_argument_group("podman")
+    podman.add_argument("--podman.url", metavar="URL",
+                        help="varlink address (unix:/path, tcp:host:port) or REST socket "
+                        "(unix:///path/podman.sock); default: search the usual sockets")
+    podman.add_argument("--podman.api", choices=APIS, default="auto",
+                        help="API the socket speaks (default: %(default)s, detected)")
+    podman.add_argument("--podman.connections", type=COUNT, default=8, metavar="N",
+                        help="varlink connections in the pool (default: %(default)s)")
+    podman.add_argument("--podman.timeout", type=DURATION, default=5.0, metavar="DURATION",
+                        help="timeout of one call to Podman (default: 5s)")
+    podman.add_argument("--podman.bridge", metavar="COMMAND",
+                        help="varlink bridge command, e.g. 'ssh host -- varlink bridge'")
+    collect = p.add_argument_group("collection")
+    collect.add_argument("--collect.interval", type=DURATION, default=15.0, metavar="DURATION",
+                         help="time between collections (default: 15s)")
+    collect.add_argument("--collect.max-age", type=DURATION, metavar="DURATION",
+                         help="drop Podman series older than this (default: 3 x interval)")
+    for spec in COLLECTORS:
+        collect.add_argument(f"--collector.{spec.name}", action=argparse.BooleanOptionalAction,
+                             default=spec.default,
+                             help=f"collect {spec.help} (default: "
+                             f"{'enabled' if spec.default else 'disabled'})")
+    collect.add_argument("--collector.container.labels", default="", metavar="KEYS",
+                         help="comma-separated container label keys exported as label_<key> "
+                         "on podman_container_info")
+    admin = p.add_argument_group("admin")
+    admin.add_argument("--admin.token-file", metavar="FILE",
+                       help="bearer token enabling the admin endpoint (mode 0600)")
+    admin.add_argument("--admin.listen-address", action="append", type=ADDRESS, metavar="ADDR",
+                       help="serve /admin only on this address, repeatable "
+                       "(default: the web listen addresses)")
+    admin.add_argument("--admin.rate-limit", type=COUNT, default=10, metavar="N",
+                       help="admin actions per minute per client (default: %(default)s)")
+    misc = p.add_argument_group("other")
+    misc.add_argument("--log.level", choices=LOG_LEVELS, default="info",
+                      help="minimum level logged (default: %(default)s)")
+    misc.add_argument("--log.format", choices=LOG_FORMATS, default="logfmt",
+                      help="log line format (default: %(default)s)")
+    misc.add_argument("--demo", action="store_true",
+                      help="watch a simulated Podman started inside the exporter")
+    misc.add_argument("--demo.socket", metavar="PATH",
+                      help="socket of the demo's simulated Podman (default: a private temp path)")
+    misc.add_argument("--demo.containers", type=COUNT, default=25, metavar="N",
+                      help="containers in the demo fleet (default: %(default)s)")
+    misc.add_argument("--version", action="version",
+                      version=f"{PROG} {__version__} (python {platform.python_version()})")
+    _apply_environment(p)
+    return p
+
+
+def _apply_environment(parser: argparse.ArgumentParser) -> None:
+    """Use PODMAN_EXPORTER_* variables as defaults; values are checked like flags."""
+    for action in parser._actions:
+        flags = [o for o in action.option_strings if o.startswith("--") and o != "--help"]
+        if not flags or action.dest in ("help", "version"):
+            continue
+        raw = os.environ.get(env_name(flags[0]))
+        if raw is None:
+            continue
+        try:
+            if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
+                value: Any = _bool(raw)
+            else:
+                convert: Callable[[str], Any] = action.type if callable(action.type) else str
+                if isinstance(action, argparse._AppendAction):
+                    value = [convert(v) for v in raw.split(",") if v]
+                else:
+                    value = convert(raw)
+                if action.choices is not None and value not in action.choices:
+                    raise ValueError(f"invalid choice {raw!r} (choose from "
+                                     f"{', '.join(map(str, action.choices))})")
+        except (ValueError, argparse.ArgumentTypeError) as exc:
+            parser.error(f"{env_name(flags[0])}: {exc}")
+        action.default = value
+
+
+def _check_token_file(path: str) -> None:
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise ConfigError(f"--admin.token-file: cannot read {path}: {exc.strerror}") from exc
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"--admin.token-file: {path} is accessible by group or others "
+                          f"(mode {stat.filemode(info.st_mode)}); chmod 600 it")
+
+
+def config_from_args(ns: argparse.Namespace) -> Config:
+    """Return the validated Config of parsed flags; raise ConfigError (one line) if invalid."""
+    values = vars(ns)
+
+    def opt(flag: str) -> Any:
+        return values[flag.replace("-", "_")]
+
+    interval = opt("collect.interval")
+    max_age = opt("collect.max-age") if opt("collect.max-age") is not None else 3 * interval
+    if max_age < interval:
+        raise ConfigError(f"--collect.max-age ({max_age:g}s) must be at least "
+                          f"--collect.interval ({interval:g}s)")
+    path = opt("web.telemetry-path")
+    if not path.startswith("/") or path in ("/", "/healthz", "/readyz") or path.startswith(
+            "/admin"):
+        raise ConfigError(f"--web.telemetry-path: {path!r} must start with / and not be "
+                          "/, /healthz, /readyz or under /admin")
+    enabled = frozenset(s.name for s in COLLECTORS if opt(f"collector.{s.name}"))
+    for spec in COLLECTORS:
+        missing = [r for r in spec.requires if r not in enabled]
+        if spec.name in enabled and missing:
+            raise ConfigError(f"--collector.{spec.name} needs --collector.{missing[0]}")
+    labels = tuple(k.strip() for k in opt("collector.container.labels").split(",") if k.strip())
+    if opt("admin.token-file"):
+        _check_token_file(opt("admin.token-file"))
+    url = opt("podman.url")
+    if opt("podman.bridge") and opt("podman.api") == "rest":
+        raise ConfigError("--podman.bridge speaks varlink; it cannot go with --podman.api=rest")
+    return Config(
+        listen_addresses=tuple(opt("web.listen-address") or [("", 9882)]),
+        telemetry_path=path,
+        max_requests=opt("web.max-requests"),
+        web_config_file=opt("web.config.file"),
+        disable_exporter_metrics=opt("web.disable-exporter-metrics"),
+        podman_url=url,
+        podman_api=opt("podman.api"),
+        podman_connections=opt("podman.connections"),
+        podman_timeout=opt("podman.timeout"),
+        podman_bridge=opt("podman.bridge"),
+        collect_interval=interval,
+        collect_max_age=max_age,
+        collectors=enabled,
+        container_labels=labels,
+        admin_token_file=opt("admin.token-file"),
+        admin_listen_addresses=tuple(opt("admin.listen-address") or ()),
+        admin_rate_limit=opt("admin.rate-limit"),
+        log_level=opt("log.level"),
+        log_format=opt("log.format"),
+        demo=opt("demo"),
+        demo_socket=opt("demo.socket"),
+        demo_containers=opt("demo.containers"),
+    )
+
+
+def _subcommand(name: str, argv: Sequence[str]) -> int:
+    parser = _Parser(prog=f"{PROG} {name}")
+    module = importlib.import_module(SUBCOMMANDS[name])
+    module.add_arguments(parser)
+    return int(module.run(parser.parse_args(argv)))
+
+
+SUBCOMMANDS = {"simulate": "podman_exporter.sim.cli",
+               "varlink-bridge": "podman_exporter.podman.bridge"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the exporter (or a subcommand); return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:
+        return _subcommand(args[0], args[1:])
+    parser = build_parser()
+    try:
+        config = config_from_args(parser.parse_args(args))
+    except ConfigError as exc:
+        parser.error(str(exc))
+    return run(config)

@@ -1,0 +1,188 @@
+"""The collection loop: APScheduler runs one collection per interval, never two at once.
+
+Each collection runs the enabled collectors (those with no prerequisite in
+parallel), times each, and merges what they fetched with what earlier
+collections fetched: a failed collector keeps its last good section until that
+is older than ``max_age``, after which the section is dropped rather than served
+stale. The resulting Snapshot goes to ``publish`` (the exposition cache).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from podman_exporter.collect.collectors import CollectorSpec, Outcome
+from podman_exporter.podman.backend import PodmanBackend, PodmanError, Unsupported
+from podman_exporter.snapshot.snapshot import CollectorStatus, Snapshot
+
+log = logging.getLogger(__name__)
+
+BackendSource = Callable[[], PodmanBackend]
+"""Return the backend to use; may raise PodmanError while Podman cannot be reached."""
+
+
+@dataclass(slots=True)
+class _Held:
+    """The last good value of one section, and the running totals of its collector."""
+
+    value: object = None
+    fetched_at: float = 0.0
+    errors_total: int = 0
+    bad_total: int = 0
+
+
+@dataclass(slots=True)
+class _Run:
+    outcome: Outcome | None = None
+    error: str | None = None
+    unsupported: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class CollectionLoop:
+    """Collects on an interval and publishes each Snapshot."""
+
+    backend: BackendSource
+    collectors: Sequence[CollectorSpec]
+    interval: float
+    max_age: float
+    publish: Callable[[Snapshot], None]
+    clock: Callable[[], float] = time.time
+    _held: dict[str, _Held] = field(default_factory=dict)
+    _admin: dict[tuple[str, str], int] = field(default_factory=dict)
+    _last_success: float | None = None
+    _api: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _scheduler: BackgroundScheduler | None = None
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="collector")
+    )
+
+    def start(self) -> None:
+        """Start collecting now and every interval in a background thread."""
+        self._scheduler = BackgroundScheduler(timezone=UTC)
+        self._scheduler.add_job(
+            self.collect_once,
+            "interval",
+            seconds=self.interval,
+            id="collect",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
+        )
+        self._scheduler.start()
+
+    def trigger(self) -> None:
+        """Ask for a collection as soon as possible (skipped if one is running)."""
+        if self._scheduler is not None:
+            self._scheduler.modify_job("collect", next_run_time=datetime.now(UTC))
+
+    def stop(self) -> None:
+        """Stop the scheduler and wait for a running collection to end."""
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def count_admin_action(self, action: str, result: str) -> None:
+        """Count one admin action; it shows in the next published snapshot."""
+        with self._lock:
+            self._admin[(action, result)] = self._admin.get((action, result), 0) + 1
+
+    def collect_once(self) -> Snapshot:
+        """Run every enabled collector once, publish and return the Snapshot."""
+        runs = self._run_all()
+        now = self.clock()
+        statuses = []
+        sections: dict[str, object] = {}
+        answered = False
+        for spec in self.collectors:
+            run = runs[spec.name]
+            held = self._held.setdefault(spec.name, _Held())
+            if run.unsupported:
+                continue
+            if run.outcome is not None:
+                held.value, held.fetched_at = run.outcome.value, now
+                held.bad_total += run.outcome.bad
+                answered = True
+            if run.error is not None:
+                held.errors_total += 1
+                log.warning("collector %s failed: %s", spec.name, run.error)
+            fresh = held.fetched_at > 0 and now - held.fetched_at <= self.max_age
+            sections[spec.name] = held.value if fresh else None
+            statuses.append(
+                CollectorStatus(spec.name, run.error is None, run.seconds,
+                                held.errors_total, held.bad_total)
+            )
+        if answered and all(s.success for s in statuses):
+            self._last_success = now
+        with self._lock:
+            admin = MappingProxyType(dict(self._admin))
+        snapshot = Snapshot(
+            taken_at=now,
+            up=answered,
+            api=self._api,
+            collectors=tuple(sorted(statuses, key=lambda s: s.name)),
+            last_success=self._last_success,
+            admin_actions=admin,
+            **sections,  # type: ignore[arg-type]
+        )
+        try:
+            self.publish(snapshot)
+        except Exception:  # a rendering bug must not stop collecting
+            log.exception("publishing the snapshot failed")
+        return snapshot
+
+    def _run_all(self) -> dict[str, _Run]:
+        runs = {spec.name: _Run() for spec in self.collectors}
+        try:
+            backend = self.backend()
+            self._api = backend.api
+        except PodmanError as exc:
+            for run in runs.values():
+                run.error = str(exc)
+            return runs
+        futures: dict[str, Future[None]] = {}
+        for spec in self.collectors:  # prerequisites come first in COLLECTORS
+            needs = [futures[r] for r in spec.requires if r in futures]
+            futures[spec.name] = self._pool.submit(self._run_one, spec, backend, needs, runs)
+        for future in futures.values():
+            future.result()
+        return runs
+
+    @staticmethod
+    def _run_one(spec: CollectorSpec, backend: PodmanBackend,
+                 needs: Sequence[Future[None]], runs: Mapping[str, _Run]) -> None:
+        for need in needs:
+            need.result()
+        run = runs[spec.name]
+        done = {}
+        for name in spec.requires:
+            outcome = runs[name].outcome if name in runs else None
+            if outcome is None:
+                run.error = f"skipped: the {name} collector did not answer"
+                return
+            done[name] = outcome.value
+        started = time.perf_counter()
+        try:
+            run.outcome = spec.factory()(backend, done)
+            run.error = run.outcome.error
+        except Unsupported:
+            run.unsupported = True
+        except PodmanError as exc:
+            run.error = str(exc)
+        except Exception as exc:  # a parser bug must cost one collector, not the loop
+            log.exception("collector %s crashed", spec.name)
+            run.error = f"internal error: {exc!r}"
+        run.seconds = time.perf_counter() - started

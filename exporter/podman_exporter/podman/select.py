@@ -1,0 +1,103 @@
+"""Choosing the backend: which socket, and whether it speaks varlink or REST."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Sequence
+
+from podman_exporter.config import DEFAULT_REST_URLS, DEFAULT_VARLINK_URLS, Config
+from podman_exporter.podman.backend import PodmanBackend, PodmanUnavailable
+from podman_exporter.podman.rest import RestBackend
+from podman_exporter.podman.varlink_client import VarlinkBackend
+
+log = logging.getLogger(__name__)
+
+_VARLINK_PROBE = b'{"method":"org.varlink.service.GetInfo"}\0'
+
+
+def socket_path(url: str) -> str | None:
+    """Return the filesystem path of a ``unix:`` URL (``unix:/p`` or ``unix:///p``), else None."""
+    if not url.startswith("unix:"):
+        return None
+    path = url[5:].split(";", 1)[0]
+    return "/" + path.lstrip("/") if path.startswith("//") else path
+
+
+def default_urls() -> tuple[str, ...]:
+    """Return the sockets searched when no --podman.url is given, varlink first."""
+    urls = DEFAULT_VARLINK_URLS + DEFAULT_REST_URLS
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return urls + ((f"unix://{runtime}/podman/podman.sock",) if runtime else ())
+
+
+def speaks_varlink(path: str, timeout: float) -> bool:
+    """Return whether the unix socket at ``path`` answers a varlink call.
+
+    An HTTP server answers the NUL-terminated JSON with an HTTP error instead.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+            sock.sendall(_VARLINK_PROBE)
+            return sock.recv(1) == b"{"
+        except OSError:
+            return False
+
+
+class BackendSelector:
+    """Returns the backend, resolving ``--podman.api=auto`` on first contact with Podman."""
+
+    def __init__(self, config: Config, url: str | None = None) -> None:
+        self._config = config
+        self._url = url or config.podman_url
+        self._backend: PodmanBackend | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> PodmanBackend:
+        """Return the backend; raise PodmanUnavailable while no Podman socket answers."""
+        with self._lock:
+            if self._backend is None:
+                self._backend = self._resolve()
+                log.info("watching Podman via %s at %s", self._backend.api,
+                         self._url or "the default sockets")
+            return self._backend
+
+    def _candidates(self) -> Sequence[str]:
+        return (self._url,) if self._url else default_urls()
+
+    def _resolve(self) -> PodmanBackend:
+        cfg = self._config
+        if cfg.podman_bridge:
+            return self._varlink(None)
+        tried = []
+        for url in self._candidates():
+            path = socket_path(url)
+            if path is not None and not os.path.exists(path):
+                tried.append(url)
+                continue
+            api = cfg.podman_api
+            if api == "auto":
+                api = "varlink" if path is None or speaks_varlink(path, cfg.podman_timeout) \
+                    else "rest"
+            if api == "varlink":
+                return self._varlink("unix:" + path if path is not None else url)
+            self._url = url
+            return RestBackend(url, cfg.podman_timeout, cfg.podman_connections)
+        raise PodmanUnavailable("no Podman socket found (tried " + ", ".join(tried) + ")")
+
+    def _varlink(self, address: str | None) -> PodmanBackend:
+        cfg = self._config
+        self._url = address
+        return VarlinkBackend(address, bridge=cfg.podman_bridge, timeout=cfg.podman_timeout,
+                              connections=cfg.podman_connections,
+                              stats_budget=max(cfg.podman_timeout, cfg.collect_interval / 2))
+
+    def close(self) -> None:
+        """Close the backend's connections."""
+        with self._lock:
+            if self._backend is not None:
+                self._backend.close()

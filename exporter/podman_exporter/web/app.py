@@ -1,0 +1,136 @@
+"""The ASGI application: /metrics, the landing page, /healthz and /readyz.
+
+No Podman I/O and no rendering happens here: every answer comes from the
+ExpositionCache that the collection loop fills.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from podman_exporter.exposition.render import ExpositionCache
+from podman_exporter.web.landing import landing_page
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+READ_METHODS = ("GET", "HEAD")
+
+
+async def respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: str = "text/plain; charset=utf-8",
+    *,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+    head: bool = False,
+) -> None:
+    """Send a complete response (headers only for HEAD)."""
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+            *headers,
+        ],
+    })
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+def header(scope: Scope, name: bytes) -> str:
+    """Return a request header's value ("" when absent); repeated headers are joined."""
+    values = [v.decode("latin-1") for k, v in scope.get("headers", ()) if k == name]
+    return ", ".join(values)
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Return whether an Accept-Encoding value allows gzip (q=0 refuses it)."""
+    for part in accept_encoding.split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            q = params.strip().lower().removeprefix("q=")
+            return not q or (q.replace(".", "", 1).isdigit() and float(q) > 0)
+    return False
+
+
+@dataclass
+class MetricsApp:
+    """Routes requests; ``admin`` (if any) gets every path under /admin."""
+
+    cache: ExpositionCache
+    telemetry_path: str = "/metrics"
+    max_requests: int = 40
+    admin: ASGIApp | None = None
+    in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        self._table: dict[str, Callable[[Scope, Send, bool], Awaitable[None]]] = {
+            self.telemetry_path: self._metrics,
+            "/": self._landing,
+            "/healthz": self._healthz,
+            "/readyz": self._readyz,
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return  # lifespan and websockets are not served
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path == "/admin" or path.startswith("/admin/"):
+            if self.admin is None:
+                await respond(send, 404, b"404 page not found\n")
+            else:
+                await self.admin(scope, receive, send)
+            return
+        handler = self._table.get(path)
+        if handler is None:
+            await respond(send, 404, b"404 page not found\n")
+            return
+        if method not in READ_METHODS:
+            await respond(send, 405, b"405 method not allowed\n",
+                          headers=((b"allow", b"GET, HEAD"),))
+            return
+        if self.in_flight >= self.max_requests:
+            await respond(send, 503, b"503 too many concurrent requests\n",
+                          headers=((b"retry-after", b"1"),))
+            return
+        self.in_flight += 1
+        try:
+            await handler(scope, send, method == "HEAD")
+        finally:
+            self.in_flight -= 1
+
+    async def _metrics(self, scope: Scope, send: Send, head: bool) -> None:
+        exposition = self.cache.current
+        if exposition is None:
+            await respond(send, 503, b"503 no collection has finished yet\n",
+                          headers=((b"retry-after", b"1"),), head=head)
+            return
+        body = exposition.negotiate(header(scope, b"accept"))
+        if accepts_gzip(header(scope, b"accept-encoding")):
+            await respond(send, 200, body.gzipped, body.content_type, head=head,
+                          headers=((b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")))
+        else:
+            await respond(send, 200, body.plain, body.content_type, head=head,
+                          headers=((b"vary", b"Accept-Encoding"),))
+
+    async def _landing(self, scope: Scope, send: Send, head: bool) -> None:
+        page = landing_page(self.cache.current, self.telemetry_path, self.admin is not None)
+        await respond(send, 200, page, "text/html; charset=utf-8", head=head)
+
+    async def _healthz(self, scope: Scope, send: Send, head: bool) -> None:
+        await respond(send, 200, b"ok\n", head=head)
+
+    async def _readyz(self, scope: Scope, send: Send, head: bool) -> None:
+        if self.cache.first_success is None:
+            await respond(send, 503, b"not ready: no collection has reached Podman yet\n",
+                          head=head)
+        else:
+            await respond(send, 200, b"ready\n", head=head)
