@@ -1,0 +1,192 @@
+"""The core of the simulated fleet: construction, index, clock and churn.
+
+Time is the fleet's own clock (seconds since start, from ``SimOptions.clock``
+plus any advance), so counters and churn are deterministic under a fake clock.
+Churn runs lazily: every call first applies the churn events that fell due.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+import threading
+import time
+
+from podman_exporter.sim.build import MIB, Builder
+from podman_exporter.sim.gotime import NS, ZONES
+from podman_exporter.sim.model import STATES, ActionFailed, NotFound, SimContainer, SimImage
+from podman_exporter.sim.options import SimOptions
+
+_INITIAL_STATES = ("running", "exited", "paused", "created", "configured")
+_INITIAL_WEIGHTS = (70, 15, 5, 7, 3)
+_MAX_CHURN_EVENTS = 10_000
+_STARTED_MONO_NS = 48_213_551  # the service's own start-up time, shown in ``m=+`` tails
+
+
+class FleetCore:
+    """Containers, images and host of one simulated Podman; every method is thread-safe."""
+
+    def __init__(self, options: SimOptions) -> None:
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._clock = options.clock
+        self._clock0 = options.clock()
+        self._offset = 0.0
+        wall = time.time() if options.start_wall is None else options.start_wall
+        self._wall0_ns = int(wall * NS)
+        rng = random.Random(f"fleet-{options.seed}")  # noqa: S311 - simulation, not crypto
+        self._rng = rng
+        self.zone = rng.choice(ZONES)
+        self.cpus = rng.choice((2, 4, 8, 16))
+        self.mem_total = self.cpus * rng.choice((2, 4, 8)) * 1024 * MIB
+        self.hostname = f"podman-host-{options.seed}"
+        self._boot_uptime = rng.uniform(600, 40 * 86400)
+        self._builder = Builder(rng, self.mem_total, options.hostile_names)
+        self._images = {im.id: im for im in self._builder.images(options.images, self._wall0_ns)}
+        self._by_id: dict[str, SimContainer] = {}
+        self._by_name: dict[str, SimContainer] = {}
+        self._ids: list[str] = []
+        for _ in range(options.containers):
+            status = rng.choices(_INITIAL_STATES, _INITIAL_WEIGHTS)[0]
+            created = self._wall0_ns - int(rng.uniform(60, 30 * 86400) * NS)
+            c = self._new_container(status, created, None)
+            if status in ("running", "paused"):
+                c.started_ns = created + int(rng.uniform(0.2, 2.0) * NS)
+                up = (self._wall0_ns - c.started_ns) / NS
+                c.counters = [r * up for r in c.rates]
+            elif status == "exited":
+                c.started_ns = created + NS
+                c.finished_ns = created + int(rng.uniform(2, 50_000) * NS)
+        self.created_total = 0
+        self.removed_total = 0
+        self._churn = 0.0
+        self._next_churn = math.inf
+        self._churn_step = 0
+        self.set_churn(options.churn_per_minute)
+
+    # -- time and index -------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Return fleet time: seconds since start, plus any advance."""
+        return self._clock() - self._clock0 + self._offset
+
+    def wall_ns(self, now: float) -> int:
+        """Return the epoch nanoseconds of fleet time ``now``."""
+        return self._wall0_ns + int(now * NS)
+
+    def _new_container(self, status: str, created_ns: int, mono_ns: int | None) -> SimContainer:
+        image = self._builder.pick_image(list(self._images.values()))
+        c = self._builder.container(
+            image, self._builder.name(self._by_name), status, created_ns, mono_ns
+        )
+        self._by_id[c.id] = c
+        self._by_name[c.name] = c
+        bisect.insort(self._ids, c.id)
+        return c
+
+    def _drop(self, c: SimContainer) -> None:
+        del self._by_id[c.id]
+        del self._by_name[c.name]
+        del self._ids[bisect.bisect_left(self._ids, c.id)]
+        self.removed_total += 1
+        self._changed.notify_all()
+
+    def find(self, name: str) -> SimContainer:
+        """Return the container with this full id, name or unique id prefix.
+
+        Raises NotFound. The caller holds no lock: treat the result as read-only.
+        """
+        with self._lock:
+            return self._find(name)
+
+    def _find(self, name: str) -> SimContainer:
+        c = self._by_id.get(name) or self._by_name.get(name)
+        if c is not None:
+            return c
+        i = bisect.bisect_left(self._ids, name)
+        ids = self._ids
+        unique = i + 1 == len(ids) or not ids[i + 1].startswith(name)
+        if name and i < len(ids) and ids[i].startswith(name) and unique:
+            return self._by_id[ids[i]]
+        raise NotFound("container", name)
+
+    def _find_image(self, name: str) -> SimImage:
+        if name in self._images:
+            return self._images[name]
+        found = [
+            im
+            for im in self._images.values()
+            if name and (im.id.startswith(name) or name in im.tags)
+        ]
+        if len(found) != 1:
+            raise NotFound("image", name)
+        return found[0]
+
+    # -- churn and state changes ------------------------------------------------------------
+
+    def set_churn(self, per_minute: float) -> None:
+        """Set the churn rate: containers created (and as many removed) per minute."""
+        with self._lock:
+            self._tick()
+            self._churn = max(0.0, per_minute)
+            self._next_churn = self.now() + 60.0 / self._churn if self._churn else math.inf
+
+    def _tick(self) -> float:
+        """Apply due churn events; return fleet time now."""
+        now = self.now()
+        if self._next_churn > now:
+            return now
+        interval = 60.0 / self._churn
+        if (now - self._next_churn) / interval > _MAX_CHURN_EVENTS:
+            self._next_churn = now - interval * _MAX_CHURN_EVENTS
+        while self._next_churn <= now:
+            self._churn_event(self._next_churn)
+            self._next_churn += interval
+        return now
+
+    def _churn_event(self, t: float) -> None:
+        step, rng = self._churn_step, self._rng
+        self._churn_step += 1
+        if step % 2 == 0 or not self._ids:
+            self._create(t)
+        else:
+            self._drop(self._by_id[rng.choice(self._ids)])
+        if step % 3 == 2 and self._ids:
+            c = self._by_id[rng.choice(self._ids)]
+            nxt = {"running": ("exited", "paused"), "paused": ("running",)}.get(
+                c.status, ("running",)
+            )
+            self._transition(c, rng.choice(nxt), t, rng.choice((0, 1, 137, 143)))
+
+    def _create(self, t: float) -> SimContainer:
+        wall = self.wall_ns(t)
+        c = self._new_container("running", wall, _STARTED_MONO_NS + int(t * NS))
+        c.started_ns = wall + int(0.3 * NS)
+        c.since = t
+        c.counters = [0.0] * 6
+        self.created_total += 1
+        self._changed.notify_all()
+        return c
+
+    def _transition(self, c: SimContainer, status: str, t: float, exit_code: int = 0) -> None:
+        """Move ``c`` to ``status`` at fleet time ``t`` as Podman would."""
+        if status not in STATES:
+            raise ActionFailed(f"unknown state {status!r}")
+        c.fold(t)
+        old = c.status
+        c.status = status
+        if status == "running" and old != "paused":
+            # A new start means a new cgroup: the counters start again from zero.
+            c.counters = [0.0] * 6
+            c.started_ns = self.wall_ns(t)
+            c.pid = self._rng.randrange(1000, 400000)
+            c.restarts += old == "exited"
+            c.exit_code = 0
+        elif status == "exited":
+            c.exit_code = exit_code
+            c.finished_ns = self.wall_ns(t)
+            c.pid = 0
+        elif status != "paused":
+            c.pid = 0
+        self._changed.notify_all()
