@@ -1,0 +1,24 @@
+# Shared by scripts/*: install what the project needs, nothing by hand.
+
+# install_debian_packages PKG...: apt-get install the missing ones (root only).
+install_debian_packages() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "not root (or no apt-get): please install ${missing[*]}" >&2
+    return 0
+  fi
+  echo "== apt-get install ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# make_venv DIR SPEC: create a virtualenv and pip install SPEC (e.g. '.[test]') into it.
+make_venv() {
+  [ -x "$1/bin/python" ] || python3 -m venv "$1"
+  "$1/bin/python" -m pip install -q --disable-pip-version-check -e "$2"
+}
