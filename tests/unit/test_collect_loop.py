@@ -1,0 +1,179 @@
+"""The collection loop: partial failure, staleness, podman_up, prerequisites."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from podman_exporter.collect.collectors import COLLECTORS
+from podman_exporter.collect.loop import CollectionLoop
+from podman_exporter.podman.backend import (
+    PartialFailure,
+    PodmanBackend,
+    PodmanUnavailable,
+    Unsupported,
+)
+from podman_exporter.snapshot.model import (
+    Batch,
+    Container,
+    ContainerState,
+    ContainerStats,
+    HostInfo,
+    Image,
+    Pod,
+    Volume,
+)
+from podman_exporter.snapshot.snapshot import Snapshot
+
+
+@dataclass
+class FleetBackend:
+    """A tiny in-memory Podman whose calls can be made to fail one by one."""
+
+    containers: list[Container] = field(default_factory=list)
+    failing: set[str] = field(default_factory=set)
+    partial_stats: bool = False
+    api: str = "varlink"
+    stats_asked: list[Sequence[str]] = field(default_factory=list)
+
+    def _check(self, call: str) -> None:
+        if call in self.failing or "all" in self.failing:
+            raise PodmanUnavailable(f"{call} failed")
+
+    def ping(self) -> None:
+        self._check("ping")
+
+    def list_containers(self) -> Batch[Container]:
+        self._check("containers")
+        return Batch(tuple(self.containers), bad=1)
+
+    def container_stats(self, ids: Sequence[str]) -> Batch[ContainerStats]:
+        self._check("stats")
+        self.stats_asked.append(list(ids))
+        batch = Batch(tuple(ContainerStats(id=i, cpu_seconds=1.0) for i in ids))
+        if self.partial_stats:
+            raise PartialFailure("one missing", Batch(batch.items[:1]))
+        return batch
+
+    def list_images(self) -> Batch[Image]:
+        self._check("images")
+        return Batch((Image(id="sha256:aa"),))
+
+    def host_info(self) -> HostInfo:
+        self._check("host")
+        return HostInfo(hostname="h")
+
+    def list_pods(self) -> Batch[Pod]:
+        raise Unsupported("no pods")
+
+    def list_volumes(self) -> Batch[Volume]:
+        raise Unsupported("no volumes")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_loop(backend: FleetBackend, clock: Clock, published: list[Snapshot]) -> CollectionLoop:
+    def source() -> PodmanBackend:
+        if "connect" in backend.failing:
+            raise PodmanUnavailable("no socket")
+        return backend
+
+    return CollectionLoop(backend=source, collectors=COLLECTORS, interval=15, max_age=45,
+                          publish=published.append, clock=clock)
+
+
+def fleet() -> FleetBackend:
+    return FleetBackend(containers=[
+        Container(id="a" * 64, name="web", state=ContainerState.RUNNING),
+        Container(id="b" * 64, name="db", state=ContainerState.RUNNING),
+        Container(id="c" * 64, name="old", state=ContainerState.EXITED),
+    ])
+
+
+def test_full_collection_fills_every_supported_section() -> None:
+    backend, published = fleet(), []
+    snap = make_loop(backend, Clock(), published).collect_once()
+    assert published == [snap]
+    assert snap.up and snap.api == "varlink"
+    assert snap.containers is not None and len(snap.containers) == 3
+    assert snap.stats is not None and set(snap.stats) == {"a" * 64, "b" * 64}
+    assert backend.stats_asked == [["a" * 64, "b" * 64]]  # only running containers
+    assert snap.pods is None and snap.volumes is None  # unsupported: absent, not failed
+    assert {c.name for c in snap.collectors} == {"containers", "stats", "images", "host"}
+    assert all(c.success for c in snap.collectors)
+    bad = {c.name: c.bad_records_total for c in snap.collectors}
+    assert bad["containers"] == 1 and bad["images"] == 0
+    assert snap.last_success == 1000.0
+
+
+def test_failed_collector_keeps_the_others_and_its_own_last_value() -> None:
+    backend, clock, published = fleet(), Clock(), []
+    loop = make_loop(backend, clock, published)
+    loop.collect_once()
+    backend.failing = {"images"}
+    clock.now += 15
+    snap = loop.collect_once()
+    status = {c.name: c for c in snap.collectors}
+    assert not status["images"].success and status["images"].errors_total == 1
+    assert status["containers"].success and status["host"].success
+    assert snap.images is not None  # last good value, still younger than max-age
+    assert snap.up
+    assert snap.last_success == 1000.0  # not every collector succeeded
+    clock.now += 31  # the images section is now 46 s old: past max-age
+    snap = loop.collect_once()
+    assert snap.images is None and snap.containers is not None
+
+
+def test_unreachable_podman_drops_series_after_max_age_and_recovers() -> None:
+    backend, clock, published = fleet(), Clock(), []
+    loop = make_loop(backend, clock, published)
+    loop.collect_once()
+    backend.failing = {"connect"}
+    clock.now += 15
+    snap = loop.collect_once()
+    assert not snap.up and snap.containers is not None  # within max-age: last data kept
+    assert all(not c.success for c in snap.collectors)
+    clock.now += 40
+    snap = loop.collect_once()
+    assert not snap.up
+    assert snap.containers is None and snap.stats is None and snap.host is None
+    assert snap.images is None
+    backend.failing = set()
+    clock.now += 15
+    snap = loop.collect_once()
+    assert snap.up and snap.containers is not None and snap.last_success == clock.now
+    assert {c.name: c.errors_total for c in snap.collectors}["host"] == 2
+
+
+def test_stats_are_skipped_when_containers_fail() -> None:
+    backend, published = fleet(), []
+    backend.failing = {"containers"}
+    snap = make_loop(backend, Clock(), published).collect_once()
+    status = {c.name: c for c in snap.collectors}
+    assert not status["stats"].success
+    assert backend.stats_asked == []
+    assert snap.stats is None
+
+
+def test_partial_stats_are_served_and_marked_failed() -> None:
+    backend, published = fleet(), []
+    backend.partial_stats = True
+    snap = make_loop(backend, Clock(), published).collect_once()
+    status = {c.name: c for c in snap.collectors}
+    assert not status["stats"].success and status["stats"].errors_total == 1
+    assert snap.stats is not None and list(snap.stats) == ["a" * 64]
+
+
+def test_admin_actions_show_in_next_snapshot() -> None:
+    backend, published = fleet(), []
+    loop = make_loop(backend, Clock(), published)
+    loop.count_admin_action("containers_prune", "success")
+    loop.count_admin_action("containers_prune", "success")
+    snap = loop.collect_once()
+    assert snap.admin_actions[("containers_prune", "success")] == 2
