@@ -122,6 +122,18 @@ def curl(
     return run.returncode, run.stdout
 
 
+def assert_promtool_accepts(path: str) -> None:
+    """Fail unless ``promtool check web-config`` accepts the file (skip without promtool)."""
+    if shutil.which("promtool") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("promtool is not installed (apt-get install prometheus)")
+        pytest.skip("promtool is not installed (apt-get install prometheus)")
+    run = subprocess.run(
+        ["promtool", "check", "web-config", path], capture_output=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+
+
 def client_context(pki: dict[str, Any], cert: str | None = None) -> ssl.SSLContext:
     """Return a client context trusting the test CA, optionally with a client cert."""
     context = ssl.create_default_context(cafile=pki["ca"])
@@ -163,14 +175,19 @@ def test_plain_http_is_not_served_on_the_tls_port(pki: dict[str, Any]) -> None:
 
 def test_mtls_requires_a_cert_from_the_client_ca(pki: dict[str, Any]) -> None:
     extra = "  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.pem\n"
-    with serve(web_yml(pki, extra)) as port:
+    path = web_yml(pki, extra, users=True)
+    assert_promtool_accepts(path)
+    with serve(path) as port:
         assert curl(port, pki)[0] != 0
         with pytest.raises(httpx.TransportError):
             get(port, client_context(pki))
         with pytest.raises(httpx.TransportError):
             get(port, client_context(pki, "foreign"))
-        assert curl(port, pki, "--cert", str(pki["root"] / "client.pem")) == (0, "/metrics - 200")
-        assert get(port, client_context(pki, "client")).status_code == 200
+        client = ("--cert", str(pki["root"] / "client.pem"))
+        assert curl(port, pki, *client)[1].endswith(" 401")  # the cert alone is not a login
+        auth = ("-u", f"prometheus:{PASSWORD}")
+        assert curl(port, pki, *client, *auth) == (0, "/metrics prometheus 200")
+        assert get(port, client_context(pki, "client")).status_code == 401
 
 
 def test_verify_if_given_accepts_no_cert_but_refuses_a_foreign_one(pki: dict[str, Any]) -> None:
@@ -199,7 +216,9 @@ def test_max_version_tls12_is_honoured(pki: dict[str, Any]) -> None:
 
 
 def test_basic_auth_over_tls(pki: dict[str, Any]) -> None:
-    with serve(web_yml(pki, users=True)) as port:
+    path = web_yml(pki, users=True)
+    assert_promtool_accepts(path)
+    with serve(path) as port:
         assert curl(port, pki) == (0, "Unauthorized\n 401")
         assert curl(port, pki, "-u", "prometheus:wrong")[1].endswith(" 401")
         assert curl(port, pki, "-u", f"prometheus:{PASSWORD}") == (0, "/metrics prometheus 200")
