@@ -1,0 +1,164 @@
+"""Read back what the dashboards and rules query: targets, variables, metric names.
+
+Used by the tests (unit and end to end) to check every query against the
+exporter's exposition and against a real Prometheus.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import promql_parser
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+REPO = Path(__file__).resolve().parents[2]
+DASHBOARD_DIR = REPO / "dashboards"
+RULES_FILE = REPO / "alerts" / "podman.rules.yml"
+GOLDEN_DIR = REPO / "tests" / "golden"
+PROMETHEUS_SERIES = frozenset({"up", "ALERTS", "ALERTS_FOR_STATE"})
+"""Series Prometheus makes itself: rules may use them, the exporter does not produce them."""
+_VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class PanelQuery:
+    """One query target of one panel."""
+
+    dashboard: str
+    panel: str
+    ref: str
+    expr: str
+
+    def __str__(self) -> str:
+        """Return ``dashboard / panel / ref`` for messages."""
+        return f"{self.dashboard} / {self.panel} / {self.ref}"
+
+
+def dashboard_files() -> list[Path]:
+    """Return the dashboard JSON files shipped in dashboards/."""
+    return sorted(DASHBOARD_DIR.glob("*.json"))
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Return the parsed dashboard JSON."""
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def panels(board: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Yield every panel, including those nested in collapsed rows."""
+    for panel in board.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def panel_queries(path: Path) -> list[PanelQuery]:
+    """Return every query target of every panel of a dashboard file."""
+    board = load(path)
+    return [
+        PanelQuery(path.name, panel.get("title", ""), target.get("refId", ""), target["expr"])
+        for panel in panels(board)
+        for target in panel.get("targets", [])
+        if "expr" in target
+    ]
+
+
+def variable_queries(path: Path) -> list[PanelQuery]:
+    """Return the PromQL selector inside each ``label_values(...)`` variable query."""
+    out = []
+    for var in load(path).get("templating", {}).get("list", []):
+        query = var.get("query")
+        if var.get("type") == "query" and isinstance(query, str):
+            match = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", query.strip())
+            if match:
+                out.append(PanelQuery(path.name, f"variable {var['name']}", "", match.group(1)))
+    return out
+
+
+def substitute(expr: str, values: Mapping[str, str]) -> str:
+    """Return ``expr`` with Grafana variables (``$name``, ``${name}``) replaced.
+
+    Raises KeyError naming a variable missing from ``values``.
+    """
+    return _VARIABLE.sub(lambda m: values[m.group(1) or m.group(2)], expr)
+
+
+def metric_names(expr: str) -> set[str]:
+    """Return the metric names a PromQL expression selects (by name or ``__name__=``)."""
+    names: set[str] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            if node.name:
+                names.add(node.name)
+            for matcher in node.matchers.matchers:
+                if matcher.name == "__name__" and matcher.op == promql_parser.MatchOp.Equal:
+                    names.add(matcher.value)
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return names
+
+
+def range_selectors(expr: str) -> list[str]:
+    """Return the range of every ``[...]`` selector and subquery, as Prometheus prints it."""
+    ranges: list[str] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.MatrixSelector | promql_parser.SubqueryExpr):
+            ranges.append(promql_parser.display_duration(node.range))
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return ranges
+
+
+def selectors(expr: str) -> list[dict[str, tuple[str, str]]]:
+    """Return each vector selector's matchers as ``{label: (op, value)}``."""
+    out: list[dict[str, tuple[str, str]]] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            out.append({m.name: (str(m.op), m.value) for m in node.matchers.matchers})
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return out
+
+
+def rules(path: Path = RULES_FILE) -> list[dict[str, Any]]:
+    """Return every rule (recording and alerting) of a Prometheus rule file."""
+    data = yaml.safe_load(path.read_text())
+    return [rule for group in data["groups"] for rule in group["rules"]]
+
+
+def recorded_names(path: Path = RULES_FILE) -> set[str]:
+    """Return the series names the recording rules of a rule file produce."""
+    return {rule["record"] for rule in rules(path) if "record" in rule}
+
+
+def exposition_names(paths: Iterable[Path]) -> set[str]:
+    """Return every sample name in exposition files in the classic text format."""
+    names: set[str] = set()
+    for path in paths:
+        for family in text_string_to_metric_families(path.read_text()):
+            names.update(sample.name for sample in family.samples)
+    return names
+
+
+def golden_files() -> list[Path]:
+    """Return the golden exposition files in the classic text format.
+
+    The ``hostile`` goldens are left out: they test escaping, not families, and
+    prometheus_client's text parser splits label values at raw tabs.
+    """
+    return sorted(
+        p
+        for p in GOLDEN_DIR.glob("*")
+        if p.suffix in {".txt", ".prom"}
+        and "openmetrics" not in p.name
+        and not p.name.startswith("hostile")
+    )

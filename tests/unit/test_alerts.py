@@ -1,0 +1,129 @@
+"""The alerting and recording rules: promtool accepts and tests them; each alert is
+documented, annotated and tested firing and quiet; every metric they use exists."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "dashboards"))
+
+from dashgen import queries  # noqa: E402
+
+RULES = REPO / "alerts" / "podman.rules.yml"
+RULE_TESTS = REPO / "alerts" / "tests" / "podman.rules.test.yml"
+RUNBOOKS = REPO / "docs" / "alerts.md"
+SEVERITIES = {"critical", "warning", "info"}
+
+
+def promtool() -> str:
+    """Return the promtool path; fail in CI and skip elsewhere when it is missing."""
+    path = shutil.which("promtool")
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("promtool is not installed (apt-get install prometheus)")
+        pytest.skip("promtool is not installed (apt-get install prometheus)")
+    return path
+
+
+def alerts() -> list[dict[str, Any]]:
+    """Return the alerting rules."""
+    return [rule for rule in queries.rules(RULES) if "alert" in rule]
+
+
+def test_promtool_check_rules_with_lint() -> None:
+    result = subprocess.run(
+        [promtool(), "check", "rules", "--lint=all", str(RULES)],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(queries.rules(RULES))} rules found" in result.stdout
+
+
+def test_promtool_unit_tests_pass() -> None:
+    result = subprocess.run(
+        [promtool(), "test", "rules", str(RULE_TESTS)],
+        capture_output=True, text=True, check=False, cwd=RULE_TESTS.parent,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
+    cases: dict[str, dict[str, int]] = {}
+    for test in yaml.safe_load(RULE_TESTS.read_text())["tests"]:
+        for case in test.get("alert_rule_test", []):
+            kind = "firing" if case.get("exp_alerts") else "quiet"
+            counts = cases.setdefault(case["alertname"], {"firing": 0, "quiet": 0})
+            counts[kind] += 1
+    names = {rule["alert"] for rule in alerts()}
+    assert set(cases) <= names, f"tests for unknown alerts: {set(cases) - names}"
+    for name in sorted(names):
+        assert cases.get(name, {}).get("firing"), f"{name}: no case where it fires"
+        assert cases.get(name, {}).get("quiet"), f"{name}: no case where it stays quiet"
+
+
+def test_firing_cases_check_the_annotations() -> None:
+    for test in yaml.safe_load(RULE_TESTS.read_text())["tests"]:
+        for case in test.get("alert_rule_test", []):
+            for alert in case.get("exp_alerts") or []:
+                assert set(alert.get("exp_annotations", {})) == {"summary", "description"}, case
+
+
+@pytest.mark.parametrize("rule", alerts(), ids=lambda rule: rule["alert"])
+def test_alert_has_for_severity_and_annotations_naming_host_and_container(
+    rule: dict[str, Any],
+) -> None:
+    assert re.fullmatch(r"\d+[smh]", str(rule.get("for", ""))), "needs a for: duration"
+    assert rule.get("labels", {}).get("severity") in SEVERITIES
+    annotations = rule.get("annotations", {})
+    assert set(annotations) >= {"summary", "description"}
+    for text in (annotations["summary"], annotations["description"]):
+        assert "$labels.instance" in text, "must name the host"
+    names = queries.metric_names(rule["expr"])
+    if any(name.startswith("podman_container_") for name in names):
+        for text in (annotations["summary"], annotations["description"]):
+            assert "$labels.name" in text, "must name the container"
+
+
+def test_every_alert_has_a_runbook_and_every_runbook_an_alert() -> None:
+    headings = set(re.findall(r"^### (\w+)$", RUNBOOKS.read_text(), re.MULTILINE))
+    names = {rule["alert"] for rule in alerts()}
+    assert names - headings == set(), "alerts without a runbook in docs/alerts.md"
+    assert headings - names == set(), "runbooks of alerts that do not exist"
+
+
+def test_recording_rules_follow_the_naming_convention_and_are_documented() -> None:
+    doc = RUNBOOKS.read_text()
+    for name in queries.recorded_names(RULES):
+        level, metric, operation = name.split(":")
+        assert level.startswith("instance") and metric and operation, name
+        assert f"`{name}`" in doc, f"{name} is not in docs/alerts.md"
+        assert queries.selectors(name), name
+
+
+def test_every_metric_the_rules_use_is_produced_by_the_exporter() -> None:
+    goldens = queries.golden_files()
+    assert goldens, "no golden exposition files in tests/golden"
+    produced = queries.exposition_names(goldens) | queries.recorded_names(RULES)
+    produced |= queries.PROMETHEUS_SERIES
+    for rule in queries.rules(RULES):
+        missing = queries.metric_names(rule["expr"]) - produced
+        assert not missing, f"{rule.get('alert') or rule.get('record')}: {missing}"
+
+
+def test_the_metric_name_check_can_fail() -> None:
+    produced = queries.exposition_names(queries.golden_files())
+    assert "podman_container_cpu_seconds_total" in produced
+    assert queries.metric_names("rate(podman_container_cpu_total[5m])") - produced == {
+        "podman_container_cpu_total"
+    }
