@@ -152,7 +152,9 @@ def test_oci_labels_and_version_match_the_package(parser: DockerfileParser) -> N
     for key in ("title", "description", "licenses", "version", "revision", "created"):
         assert labels.get(f"org.opencontainers.image.{key}"), key
     assert labels["org.opencontainers.image.version"] == podman_exporter.__version__
-    assert labels["org.opencontainers.image.licenses"] == PYPROJECT["project"]["license"]["text"]
+    license_ = PYPROJECT["project"]["license"]
+    license_ = license_["text"] if isinstance(license_, dict) else license_
+    assert labels["org.opencontainers.image.licenses"] == license_
     assert '"podman-exporter==${VERSION}"' in _one(_stages(parser)[-1], "RUN")
 
 
