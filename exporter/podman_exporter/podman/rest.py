@@ -75,6 +75,30 @@ class RestBackend:
         wanted = set(ids)
         return Batch(tuple(s for s in batch.items if s.id in wanted), batch.bad)
 
+    def stats_of(self, name: str) -> tuple[str, ContainerStats]:
+        """Return (container name, stats) of one container by name or id; raise NotFound.
+
+        A container that is not running has all-zero stats, as Podman reports them.
+        """
+        query = [("stream", "false"), ("containers", name)]
+        reply = self._http.get_json("/containers/stats", query)
+        if not _stats_ok(reply) or not reply["Stats"]:
+            self.inspect_container(name)  # raises NotFound when it is gone
+            raise PodmanError(f"containers/stats {name}: {_stats_error(reply)}")
+        raw = reply["Stats"][0]
+        batch = parse_records([raw], parse.stats, "stats")
+        if not batch.items:
+            raise PodmanError(f"containers/stats {name}: malformed reply")
+        return Record(raw).text("Name") or name, batch.items[0]
+
+    def inspect_container(self, name: str) -> Any:
+        """Return the decoded ``containers/{name}/json`` document; raise NotFound."""
+        return self._http.get_json(f"/containers/{name}/json")
+
+    def inspect_image(self, name: str) -> Any:
+        """Return the decoded ``images/{name}/json`` document; raise NotFound."""
+        return self._http.get_json(f"/images/{name}/json")
+
     def list_images(self) -> Batch[Image]:
         """Return every image in local storage."""
         return self._batch("/images/json", parse.image, "image")
@@ -100,8 +124,7 @@ class RestBackend:
         return decode(*self._http.request("POST", path, q.items()), what=path)
 
     def _container_id(self, name: str) -> str:
-        doc = self._http.get_json(f"/containers/{name}/json")
-        return _id_of(doc, name)
+        return _id_of(self.inspect_container(name), name)
 
     def delete_stopped_containers(self) -> list[str]:
         """Remove every container that is not running; return their ids."""
@@ -152,7 +175,7 @@ class RestBackend:
 
     def remove_image(self, name: str, force: bool) -> str:
         """Remove an image; return its id."""
-        iid = _id_of(self._http.get_json(f"/images/{name}/json"), name)
+        iid = _id_of(self.inspect_image(name), name)
         status, body = self._http.request(
             "DELETE", f"/images/{iid}", [("force", str(force).lower())]
         )
