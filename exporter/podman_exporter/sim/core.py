@@ -101,17 +101,21 @@ class FleetCore:
             return self._find(name)
 
     def _find(self, name: str) -> SimContainer:
+        if not isinstance(name, str):
+            raise NotFound("container", str(name))
         c = self._by_id.get(name) or self._by_name.get(name)
         if c is not None:
             return c
         i = bisect.bisect_left(self._ids, name)
         ids = self._ids
-        unique = i + 1 == len(ids) or not ids[i + 1].startswith(name)
-        if name and i < len(ids) and ids[i].startswith(name) and unique:
+        hit = bool(name) and i < len(ids) and ids[i].startswith(name)
+        if hit and (i + 1 == len(ids) or not ids[i + 1].startswith(name)):
             return self._by_id[ids[i]]
         raise NotFound("container", name)
 
     def _find_image(self, name: str) -> SimImage:
+        if not isinstance(name, str):
+            raise NotFound("image", str(name))
         if name in self._images:
             return self._images[name]
         found = [
