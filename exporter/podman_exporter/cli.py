@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="varlink address (unix:/path, tcp:host:port) or REST socket "
                         "(unix:///path/podman.sock); default: search the usual sockets")
     podman.add_argument("--podman.api", choices=APIS, default="auto",
-                        help="API the socket speaks (default: %(default)s, detected)")
+                        help="API the socket speaks; auto detects it (default: %(default)s)")
     podman.add_argument("--podman.connections", type=COUNT, default=8, metavar="N",
                         help="varlink connections in the pool (default: %(default)s)")
     podman.add_argument("--podman.timeout", type=DURATION, default=5.0, metavar="DURATION",

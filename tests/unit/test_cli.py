@@ -1,0 +1,143 @@
+"""Flags, environment variables, validation (one line, exit 2), and the README flag table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from podman_exporter.cli import build_parser, config_from_args, env_name
+from podman_exporter.collect.collectors import COLLECTORS
+from podman_exporter.config import ConfigError, parse_duration, parse_listen_address
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+START, END = "<!-- flags:start -->", "<!-- flags:end -->"
+
+
+def parse(*args: str) -> argparse.Namespace:
+    return build_parser().parse_args(list(args))
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "podman_exporter", *args], text=True,
+                          capture_output=True, env={**os.environ, **(env or {})}, timeout=60)
+
+
+def test_defaults() -> None:
+    config = config_from_args(parse())
+    assert config.listen_addresses == (("", 9882),)
+    assert config.collect_interval == 15 and config.collect_max_age == 45
+    assert config.podman_connections == 8 and config.podman_timeout == 5
+    assert config.collectors == {s.name for s in COLLECTORS if s.default}
+
+
+def test_flags() -> None:
+    config = config_from_args(parse(
+        "--web.listen-address", "127.0.0.1:9000", "--web.listen-address", "[::1]:9001",
+        "--collect.interval", "1m", "--no-collector.images",
+        "--collector.container.labels", "app, tier,", "--podman.timeout", "250ms"))
+    assert config.listen_addresses == (("127.0.0.1", 9000), ("::1", 9001))
+    assert config.collect_interval == 60 and config.collect_max_age == 180
+    assert "images" not in config.collectors and "stats" in config.collectors
+    assert config.container_labels == ("app", "tier")
+    assert config.podman_timeout == 0.25
+
+
+def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PODMAN_EXPORTER_WEB_LISTEN_ADDRESS", ":1,127.0.0.1:2")
+    monkeypatch.setenv("PODMAN_EXPORTER_COLLECTOR_IMAGES", "false")
+    monkeypatch.setenv("PODMAN_EXPORTER_WEB_DISABLE_EXPORTER_METRICS", "true")
+    monkeypatch.setenv("PODMAN_EXPORTER_COLLECT_INTERVAL", "5s")
+    config = config_from_args(parse("--collect.interval", "7s"))  # a flag beats the env
+    assert config.listen_addresses == (("", 1), ("127.0.0.1", 2))
+    assert "images" not in config.collectors and config.disable_exporter_metrics
+    assert config.collect_interval == 7
+
+
+@pytest.mark.parametrize(("args", "env", "message"), [
+    (["--collect.interval", "15x"], {}, "invalid duration '15x'"),
+    (["--collect.interval", "0s"], {}, "above zero"),
+    (["--web.listen-address", "nope"], {}, "invalid listen address"),
+    (["--podman.connections", "0"], {}, "at least 1"),
+    (["--podman.api", "grpc"], {}, "invalid choice"),
+    (["--collect.interval", "10s", "--collect.max-age", "5s"], {}, "must be at least"),
+    (["--no-collector.containers"], {}, "--collector.stats needs --collector.containers"),
+    (["--web.telemetry-path", "/healthz"], {}, "--web.telemetry-path"),
+    ([], {"PODMAN_EXPORTER_PODMAN_TIMEOUT": "soon"}, "PODMAN_EXPORTER_PODMAN_TIMEOUT"),
+    ([], {"PODMAN_EXPORTER_DEMO": "maybe"}, "invalid boolean"),
+    (["--admin.token-file", "/nonexistent/token"], {}, "--admin.token-file"),
+])
+def test_bad_values_are_one_line_and_exit_2(args: list[str], env: dict[str, str],
+                                            message: str) -> None:
+    result = run_cli(*args, env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert lines[0].startswith("podman-exporter: error: ")
+
+
+def test_world_readable_token_file_is_refused(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    token.chmod(0o644)
+    with pytest.raises(ConfigError, match="accessible by group or others"):
+        config_from_args(parse("--admin.token-file", str(token)))
+    token.chmod(0o600)
+    assert config_from_args(parse("--admin.token-file", str(token))).admin_token_file
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0 and result.stdout.startswith("podman-exporter ")
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("15s", 15), ("1m30s", 90), ("250ms", 0.25),
+                                               ("1h", 3600), ("1.5s", 1.5)])
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "15", "s", "1m 2s", "-1s", "1y"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid duration"):
+        parse_duration(text)
+
+
+def test_parse_listen_address() -> None:
+    assert parse_listen_address(":9882") == ("", 9882)
+    assert parse_listen_address("[::]:1") == ("::", 1)
+    for bad in ("9882", "host:", "[::1:5", "h:70000"):
+        with pytest.raises(ValueError):
+            parse_listen_address(bad)
+
+
+def flag_rows() -> list[str]:
+    """Return the README flag table rows, built from the parser itself."""
+    rows = ["| Flag | Default | Environment | Meaning |", "|---|---|---|---|"]
+    for action in build_parser()._actions:
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if not longs or action.dest in ("help", "version"):
+            continue
+        flag = " / ".join(f"`{o}`" for o in longs)
+        help_text = (action.help or "").replace("%(default)s", str(action.default))
+        match = re.search(r"\(default: ([^)]*)\)", help_text)
+        default = match.group(1) if match else ("false" if action.nargs == 0 else "")
+        meaning = re.sub(r"\s*\(default: [^)]*\)", "", help_text).replace("|", "\\|")
+        rows.append(f"| {flag} | {default and f'`{default}`'} | `{env_name(longs[0])}` | "
+                    f"{meaning} |")
+    return rows
+
+
+def test_readme_flag_table_matches_the_parser() -> None:
+    text = README.read_text(encoding="utf-8")
+    block = "\n".join([START, *flag_rows(), END])
+    if os.environ.get("UPDATE_README"):
+        start, end = text.index(START), text.index(END) + len(END)
+        README.write_text(text[:start] + block + text[end:], encoding="utf-8")
+        text = README.read_text(encoding="utf-8")
+    assert block in text, "README flag table is out of date: run with UPDATE_README=1"
