@@ -59,6 +59,11 @@ class Faults:
                     raise ValueError(f"{name}[{method}] must be within [0, 1]")
 
     @staticmethod
+    def kinds() -> tuple[str, ...]:
+        """Return the error kinds an injected error can have."""
+        return ERROR_KINDS
+
+    @staticmethod
     def rate(table: Mapping[str, float], method: str) -> float:
         """Return the probability a table gives ``method`` (its own entry, else ``*``)."""
         return table.get(method, table.get(ALL_METHODS, 0.0))
