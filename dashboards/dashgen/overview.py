@@ -10,16 +10,12 @@ from dashgen.common import (
     BYTES_RATE,
     CORES,
     COUNT,
-    DATE,
     NONE,
     PERCENT,
     RATE,
     SECONDS,
     SEL,
-    STATE_COLORS,
-    STATE_NAMES,
     finish,
-    grid,
     query,
     row,
     single,
@@ -27,10 +23,10 @@ from dashgen.common import (
     value_map,
     variables,
 )
+from dashgen.overview_host import host_section, table_section
 
 UID = "podman-overview"
 UP = value_map({0: "down", 1: "up"}, {0: "red", 1: "green"})
-STATE = value_map(STATE_NAMES, STATE_COLORS)
 
 
 def _sum_rate(metric: str) -> str:
@@ -235,152 +231,6 @@ def _containers(board: db.Dashboard) -> db.Dashboard:
     )
 
 
-def _host(board: db.Dashboard) -> db.Dashboard:
-    """Return the board with the host and storage row added."""
-    return (
-        board.with_row(row("Host and storage"))
-        .with_panel(
-            ts(
-                "CPU used by containers",
-                PERCENT,
-                [query(f"instance:podman_container_cpu:ratio5m{{{SEL}}}", "{{instance}}")],
-                description="Sum of container CPU over the host's CPUs (5m rate, recording rule).",
-                width=8,
-            )
-        )
-        .with_panel(
-            ts(
-                "Host memory",
-                BYTES,
-                [
-                    query(f"podman_host_memory_total_bytes{{{SEL}}}", "total {{instance}}"),
-                    query(f"podman_host_memory_free_bytes{{{SEL}}}", "free {{instance}}"),
-                    query(
-                        f"instance:podman_container_mem_usage_bytes:sum{{{SEL}}}",
-                        "containers {{instance}}",
-                    ),
-                ],
-                width=8,
-            )
-        )
-        .with_panel(
-            ts(
-                "Host swap",
-                BYTES,
-                [
-                    query(f"podman_host_swap_free_bytes{{{SEL}}}", "free {{instance}}"),
-                    query(f"podman_host_swap_total_bytes{{{SEL}}}", "total {{instance}}"),
-                ],
-                description="Swap total is reported by the REST API only.",
-                width=8,
-            )
-        )
-        .with_panel(
-            ts(
-                "Image storage",
-                BYTES,
-                [
-                    query(f"instance:podman_image_size_bytes:sum{{{SEL}}}", "images {{instance}}"),
-                    query(
-                        f"sum by (instance) (podman_container_rw_size_bytes{{{SEL}}})",
-                        "container layers {{instance}}",
-                    ),
-                ],
-                description="Images counted once however many tags they have.",
-                width=8,
-            )
-        )
-        .with_panel(
-            ts(
-                "Images and containers in store",
-                COUNT,
-                [
-                    query(f"podman_store_images{{{SEL}}}", "images {{instance}}"),
-                    query(f"podman_store_containers{{{SEL}}}", "containers {{instance}}"),
-                ],
-                width=8,
-            )
-        )
-        .with_panel(
-            grid(
-                "Podman version",
-                NONE,
-                [
-                    query(f"podman_version_info{{{SEL}}}", instant=True),
-                    query(f"podman_host_info{{{SEL}}}", instant=True),
-                ],
-                [
-                    dm.DataTransformerConfig(id_val="merge", options={}),
-                    dm.DataTransformerConfig(
-                        id_val="organize",
-                        options={
-                            "excludeByName": {
-                                "Time": True,
-                                "Value #A": True,
-                                "Value #B": True,
-                                "__name__": True,
-                                "job": True,
-                            }
-                        },
-                    ),
-                ],
-                width=8,
-                height=8,
-            )
-        )
-    )
-
-
-def _table(board: db.Dashboard) -> db.Dashboard:
-    """Return the board with the containers table added."""
-    renames = {
-        "Value #B": "State",
-        "Value #C": "Created",
-        "Value #D": "CPU",
-        "Value #E": "Memory",
-        "Value #F": "Exit code",
-    }
-    overrides = [
-        ("State", [dm.DynamicConfigValue(id_val="mappings", value=[STATE])]),
-        ("Created", [dm.DynamicConfigValue(id_val="unit", value=DATE)]),
-        ("CPU", [dm.DynamicConfigValue(id_val="unit", value=CORES)]),
-        ("Memory", [dm.DynamicConfigValue(id_val="unit", value=BYTES)]),
-    ]
-    return board.with_row(row("Containers table")).with_panel(
-        grid(
-            "Containers",
-            NONE,
-            [
-                query(f"podman_container_info{{{SEL}}}", instant=True),
-                query(f"podman_container_state{{{SEL}}}", instant=True),
-                query(f"podman_container_created_seconds{{{SEL}}} * 1000", instant=True),
-                query(f"rate(podman_container_cpu_seconds_total{{{SEL}}}[{RATE}])", instant=True),
-                query(f"podman_container_mem_usage_bytes{{{SEL}}}", instant=True),
-                query(f"podman_container_exit_code{{{SEL}}}", instant=True),
-            ],
-            [
-                dm.DataTransformerConfig(id_val="merge", options={}),
-                dm.DataTransformerConfig(
-                    id_val="organize",
-                    options={
-                        "excludeByName": {
-                            "Time": True,
-                            "Value #A": True,
-                            "__name__": True,
-                            "job": True,
-                            "image_id": True,
-                            "pod_id": True,
-                        },
-                        "renameByName": renames,
-                    },
-                ),
-            ],
-            description="Exit code is known on the REST API only.",
-            overrides=overrides,
-        )
-    )
-
-
 def build() -> dm.Dashboard:
     """Return the overview dashboard."""
     board = (
@@ -401,6 +251,6 @@ def build() -> dm.Dashboard:
             .keep_time(True)
         )
     )
-    for section in (_health, _containers, _host, _table):
+    for section in (_health, _containers, host_section, table_section):
         board = section(board)
     return finish(board)

@@ -110,7 +110,8 @@ def range_selectors(expr: str) -> list[str]:
     ranges: list[str] = []
 
     def visit(node: Any) -> None:
-        if isinstance(node, promql_parser.MatrixSelector | promql_parser.SubqueryExpr):
+        is_range = isinstance(node, promql_parser.MatrixSelector | promql_parser.SubqueryExpr)
+        if is_range and node.range is not None:
             ranges.append(promql_parser.display_duration(node.range))
 
     promql_parser.walk(promql_parser.parse(expr), visit)
