@@ -25,6 +25,7 @@ class Family:
         self, kind: Kind, name: str, doc: str, labels: Sequence[str], unit: str = ""
     ) -> None:
         self._seen: set[tuple[str, ...]] = set()
+        self._counter = kind == "counter"
         self._metric: GaugeMetricFamily | CounterMetricFamily | InfoMetricFamily
         doc = help_text(doc)
         if kind == "gauge":
@@ -35,8 +36,9 @@ class Family:
             self._metric = InfoMetricFamily(name.removesuffix("_info"), doc, labels=labels)
 
     def add(self, values: Sequence[str], value: float | None = 1.0) -> None:
-        """Add one series; nothing when ``value`` is None or the label set is already present."""
-        if value is None:
+        """Add one series; nothing when ``value`` is None, the label set is already
+        present, or a counter value is negative or NaN (invalid for a counter)."""
+        if value is None or (self._counter and not value >= 0):
             return
         key = tuple(clean(v) for v in values)
         if key in self._seen:
