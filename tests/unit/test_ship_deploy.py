@@ -8,14 +8,20 @@ quadlet also by parsing it against the keys Podman 4.4's quadlet accepts.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -234,3 +240,54 @@ def test_promtool_checks_the_file_sd_targets(tmp_path: Path) -> None:
     targets[0].write_text("- targets: web-1:9882\n  labels: [broken]\n")
     done = _run(_tool("promtool"), "check", "config", str(copy / "prometheus-many-hosts.yml"))
     assert done.returncode != 0
+
+
+def _free_port() -> int:
+    """Return a loopback TCP port that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.prometheus
+@pytest.mark.timeout(120)  # hang guard only: the loop below waits for discovery
+def test_prometheus_discovers_and_relabels_the_file_sd_targets(tmp_path: Path) -> None:
+    """A real Prometheus loads the many-hosts config and lists every target file entry."""
+    prometheus = _tool("prometheus")
+    copy = tmp_path / "prometheus"
+    shutil.copytree(PROMETHEUS, copy)
+    expected = {
+        (target.split(".")[0], group["labels"]["env"])
+        for path in (copy / "targets").glob("podman-*.yml")
+        for group in yaml.safe_load(path.read_text())
+        for target in group["targets"]
+    }
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            prometheus,
+            f"--config.file={copy / 'prometheus-many-hosts.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        active: list[dict[str, Any]] = []
+        while len(active) < len(expected):
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            time.sleep(0.2)
+            try:
+                url = f"http://127.0.0.1:{port}/api/v1/targets"
+                with urllib.request.urlopen(url, timeout=5) as reply:
+                    active = json.load(reply)["data"]["activeTargets"]
+            except OSError:
+                continue
+    finally:
+        proc.terminate()
+        proc.wait()
+    assert len(expected) == 3
+    assert {(t["labels"]["instance"], t["labels"]["env"]) for t in active} == expected
+    assert {t["labels"]["job"] for t in active} == {"podman"}
