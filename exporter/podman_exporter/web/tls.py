@@ -7,22 +7,103 @@ The context is meant for uvicorn; the supported hook in uvicorn >= 0.54 is::
 (setting ``config.ssl`` after ``config.load()`` also works: ``Server.startup`` only
 calls ``load()`` when ``config.loaded`` is false and then passes ``config.ssl`` to
 ``loop.create_server``). uvicorn serves HTTP/1.1 here, so ALPN offers ``http/1.1`` only.
+
+Where Python's ``ssl`` module differs from Go's ``crypto/tls``:
+
+- ``RequireAnyClientCert`` (and its old alias ``RequireClientCert``) is rejected: OpenSSL
+  cannot require a client certificate without verifying it.
+- ``RequestClientCert`` asks for nothing: Go requests a certificate but never verifies or
+  uses it, so access is the same as ``NoClientCert``.
+- ``RequireAndVerifyClientCert`` / ``VerifyClientCertIfGiven`` need ``client_ca_file``
+  (Go would silently trust the system CAs, i.e. any publicly issued certificate).
+- ``min_version`` above ``max_version`` is rejected (Go only fails at handshake time).
+- ``cipher_suites`` apply to TLS 1.2 and below (TLS 1.3 names are accepted and ignored,
+  as in Go); ``curve_preferences`` is validated but not applied (Python 3.11's ``ssl``
+  cannot set a group list), ``http_server_config.http2`` is accepted and ignored
+  (uvicorn serves HTTP/1.1). Certificates are read at start; restart to rotate them.
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
-
-from podman_exporter.web.webconfig import (
-    CIPHER_SUITES,
-    ClientAuth,
-    TLSServerConfig,
-    TLSVersionName,
-    WebConfigError,
-)
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
 
 log = logging.getLogger(__name__)
+
+
+class WebConfigError(ValueError):
+    """An invalid web config file; ``str()`` is one line naming the file and the field."""
+
+    def __init__(self, source: str, where: str, problem: str) -> None:
+        self.source, self.where, self.problem = source, where, problem
+        text = f"web config {source}: {where + ': ' if where else ''}{problem}"
+        super().__init__(" ".join(text.split()))
+
+
+class ClientAuth(StrEnum):
+    """The toolkit's ``client_auth_type`` values."""
+
+    NO_CLIENT_CERT = "NoClientCert"
+    REQUEST_CLIENT_CERT = "RequestClientCert"
+    REQUIRE_ANY_CLIENT_CERT = "RequireAnyClientCert"
+    VERIFY_CLIENT_CERT_IF_GIVEN = "VerifyClientCertIfGiven"
+    REQUIRE_AND_VERIFY_CLIENT_CERT = "RequireAndVerifyClientCert"
+
+
+class TLSVersionName(StrEnum):
+    """The toolkit's ``min_version`` / ``max_version`` values."""
+
+    TLS10 = "TLS10"
+    TLS11 = "TLS11"
+    TLS12 = "TLS12"
+    TLS13 = "TLS13"
+
+
+# Go's tls.CipherSuites() names -> OpenSSL names; None marks TLS 1.3 suites, which Go
+# accepts in the list but does not let a config change (so they are ignored here too).
+CIPHER_SUITES: Mapping[str, str | None] = MappingProxyType(
+    {
+        "TLS_RSA_WITH_AES_128_CBC_SHA": "AES128-SHA",
+        "TLS_RSA_WITH_AES_256_CBC_SHA": "AES256-SHA",
+        "TLS_RSA_WITH_AES_128_GCM_SHA256": "AES128-GCM-SHA256",
+        "TLS_RSA_WITH_AES_256_GCM_SHA384": "AES256-GCM-SHA384",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA": "ECDHE-ECDSA-AES128-SHA",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA": "ECDHE-ECDSA-AES256-SHA",
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": "ECDHE-RSA-AES128-SHA",
+        "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA": "ECDHE-RSA-AES256-SHA",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "ECDHE-RSA-AES128-GCM-SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "ECDHE-RSA-AES256-GCM-SHA384",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-RSA-CHACHA20-POLY1305",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "TLS_AES_128_GCM_SHA256": None,
+        "TLS_AES_256_GCM_SHA384": None,
+        "TLS_CHACHA20_POLY1305_SHA256": None,
+    }
+)
+CURVES = frozenset({"CurveP256", "CurveP384", "CurveP521", "X25519"})
+
+
+@dataclass(frozen=True, slots=True)
+class TLSServerConfig:
+    """``tls_server_config``: file paths are absolute (resolved against the config file)."""
+
+    cert_file: str
+    key_file: str
+    client_auth_type: ClientAuth = ClientAuth.NO_CLIENT_CERT
+    client_ca_file: str | None = None
+    min_version: TLSVersionName = TLSVersionName.TLS12
+    max_version: TLSVersionName = TLSVersionName.TLS13
+    cipher_suites: tuple[str, ...] = ()
+    curve_preferences: tuple[str, ...] = ()
+    prefer_server_cipher_suites: bool = True
+    source: str = "<web config>"  # the file it came from, for error messages
+
 
 _VERSIONS = {
     TLSVersionName.TLS10: ssl.TLSVersion.TLSv1,

@@ -18,21 +18,10 @@ Parsing is strict like the toolkit's ``yaml.UnmarshalStrict``: unknown keys, dup
 keys and wrongly typed values are errors. Every problem raises :class:`WebConfigError`
 whose ``str()`` is one line naming the file and the field.
 
-Where Python's ``ssl`` module differs from Go's ``crypto/tls`` (see ``web/tls.py``):
-
-- ``RequireAnyClientCert`` (and its old alias ``RequireClientCert``) is rejected: OpenSSL
-  cannot require a client certificate without verifying it.
-- ``RequestClientCert`` asks for nothing: Go requests a certificate but never verifies or
-  uses it, so access is the same as ``NoClientCert``.
-- ``RequireAndVerifyClientCert`` / ``VerifyClientCertIfGiven`` need ``client_ca_file``
-  (Go would silently trust the system CAs, i.e. any publicly issued certificate).
-- ``min_version`` above ``max_version`` is rejected (Go only fails at handshake time).
-- ``cipher_suites`` apply to TLS 1.2 and below (TLS 1.3 names are accepted and ignored,
-  as in Go); ``curve_preferences`` is validated but not applied (Python 3.11's ``ssl``
-  cannot set a group list), ``http_server_config.http2`` is accepted and ignored
-  (uvicorn serves HTTP/1.1). Certificates are read at start; restart to rotate them.
-- Keys newer than Prometheus 2.42's toolkit (``rate_limit``, inline ``cert``/``key``/
-  ``client_ca``, ``client_allowed_sans``) are rejected as unknown, as ``promtool`` 2.42 does.
+How the TLS fields map onto Python's ``ssl`` module, and what is refused or ignored,
+is listed in ``web/tls.py``. Keys newer than Prometheus 2.42's toolkit (``rate_limit``,
+inline ``cert``/``key``/``client_ca``, ``client_allowed_sans``) are rejected as unknown,
+as ``promtool`` 2.42 does.
 """
 
 from __future__ import annotations
@@ -47,35 +36,31 @@ from typing import Any, TypeVar
 
 import yaml
 
+from podman_exporter.web.tls import (
+    CIPHER_SUITES,
+    CURVES,
+    ClientAuth,
+    TLSServerConfig,
+    TLSVersionName,
+    WebConfigError,
+    build_ssl_context,
+)
+
+__all__ = [
+    "ALLOWED_HEADERS",
+    "CIPHER_SUITES",
+    "CURVES",
+    "ClientAuth",
+    "HTTPServerConfig",
+    "TLSServerConfig",
+    "TLSVersionName",
+    "WebConfig",
+    "WebConfigError",
+    "load_web_config",
+    "parse_web_config",
+]
+
 _E = TypeVar("_E", bound=StrEnum)
-
-
-class WebConfigError(ValueError):
-    """An invalid web config file; ``str()`` is one line naming the file and the field."""
-
-    def __init__(self, source: str, where: str, problem: str) -> None:
-        self.source, self.where, self.problem = source, where, problem
-        text = f"web config {source}: {where + ': ' if where else ''}{problem}"
-        super().__init__(" ".join(text.split()))
-
-
-class ClientAuth(StrEnum):
-    """The toolkit's ``client_auth_type`` values."""
-
-    NO_CLIENT_CERT = "NoClientCert"
-    REQUEST_CLIENT_CERT = "RequestClientCert"
-    REQUIRE_ANY_CLIENT_CERT = "RequireAnyClientCert"
-    VERIFY_CLIENT_CERT_IF_GIVEN = "VerifyClientCertIfGiven"
-    REQUIRE_AND_VERIFY_CLIENT_CERT = "RequireAndVerifyClientCert"
-
-
-class TLSVersionName(StrEnum):
-    """The toolkit's ``min_version`` / ``max_version`` values."""
-
-    TLS10 = "TLS10"
-    TLS11 = "TLS11"
-    TLS12 = "TLS12"
-    TLS13 = "TLS13"
 
 
 # Headers the toolkit lets a web config add, with their allowed values (None = any).
@@ -88,48 +73,8 @@ ALLOWED_HEADERS: Mapping[str, tuple[str, ...] | None] = MappingProxyType(
         "Content-Security-Policy": None,
     }
 )
-# Go's tls.CipherSuites() names -> OpenSSL names; None marks TLS 1.3 suites, which Go
-# accepts in the list but does not let a config change (so they are ignored here too).
-CIPHER_SUITES: Mapping[str, str | None] = MappingProxyType(
-    {
-        "TLS_RSA_WITH_AES_128_CBC_SHA": "AES128-SHA",
-        "TLS_RSA_WITH_AES_256_CBC_SHA": "AES256-SHA",
-        "TLS_RSA_WITH_AES_128_GCM_SHA256": "AES128-GCM-SHA256",
-        "TLS_RSA_WITH_AES_256_GCM_SHA384": "AES256-GCM-SHA384",
-        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA": "ECDHE-ECDSA-AES128-SHA",
-        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA": "ECDHE-ECDSA-AES256-SHA",
-        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": "ECDHE-RSA-AES128-SHA",
-        "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA": "ECDHE-RSA-AES256-SHA",
-        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ECDHE-ECDSA-AES128-GCM-SHA256",
-        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "ECDHE-RSA-AES128-GCM-SHA256",
-        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ECDHE-ECDSA-AES256-GCM-SHA384",
-        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "ECDHE-RSA-AES256-GCM-SHA384",
-        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-RSA-CHACHA20-POLY1305",
-        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
-        "TLS_AES_128_GCM_SHA256": None,
-        "TLS_AES_256_GCM_SHA384": None,
-        "TLS_CHACHA20_POLY1305_SHA256": None,
-    }
-)
-CURVES = frozenset({"CurveP256", "CurveP384", "CurveP521", "X25519"})
 # The bcrypt hash format (modular crypt, 22 salt + 31 hash chars); cost is checked apart.
 _BCRYPT = re.compile(r"\$2[aby]?\$(\d\d)\$[./A-Za-z0-9]{53}")
-
-
-@dataclass(frozen=True, slots=True)
-class TLSServerConfig:
-    """``tls_server_config``: file paths are absolute (resolved against the config file)."""
-
-    cert_file: str
-    key_file: str
-    client_auth_type: ClientAuth = ClientAuth.NO_CLIENT_CERT
-    client_ca_file: str | None = None
-    min_version: TLSVersionName = TLSVersionName.TLS12
-    max_version: TLSVersionName = TLSVersionName.TLS13
-    cipher_suites: tuple[str, ...] = ()
-    curve_preferences: tuple[str, ...] = ()
-    prefer_server_cipher_suites: bool = True
-    source: str = "<web config>"  # the file it came from, for error messages
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,7 +338,5 @@ def load_web_config(path: str) -> WebConfig:
         raise WebConfigError(path, "", f"cannot read: {exc}") from None
     config = parse_web_config(text, path)
     if config.tls_server_config is not None:
-        from podman_exporter.web.tls import build_ssl_context  # noqa: PLC0415 - tls imports us
-
         build_ssl_context(config.tls_server_config)
     return config
