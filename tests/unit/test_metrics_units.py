@@ -1,0 +1,339 @@
+"""Behaviour of build_families on small, hand-made snapshots."""
+
+from __future__ import annotations
+
+import itertools
+import platform
+import random
+import re
+from dataclasses import replace
+from types import MappingProxyType
+
+import pytest
+from prometheus_client.metrics_core import Metric
+
+from podman_exporter import __version__
+from podman_exporter.metrics import MetricOptions, build_families
+from podman_exporter.metrics.images import digest_for, split_repo_tag
+from podman_exporter.metrics.labels import REFRESH_NOTE, container_label_names
+from podman_exporter.snapshot.model import (
+    Container,
+    ContainerState,
+    ContainerStats,
+    Health,
+    HostInfo,
+    Image,
+    Pod,
+    PodState,
+    Volume,
+)
+from podman_exporter.snapshot.snapshot import CollectorStatus, Snapshot
+
+OPTIONS = MetricOptions()
+LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+BUILT_IN = {"id", "name", "image", "image_id", "ports", "pod_id", "pod_name"}
+
+
+def series(families: list[Metric], name: str) -> list[tuple[dict[str, str], float]]:
+    """Return (labels, value) of every sample called ``name``."""
+    return [(dict(s.labels), s.value) for f in families for s in f.samples if s.name == name]
+
+
+def names(families: list[Metric]) -> set[str]:
+    return {s.name for f in families for s in f.samples}
+
+
+def container(cid: str, name: str, **kw: object) -> Container:
+    return Container(id=cid * 64 if len(cid) == 1 else cid, name=name, **kw)  # type: ignore[arg-type]
+
+
+# --- container label names -------------------------------------------------
+
+
+def test_valid_keys_keep_their_name_and_others_get_suffixes() -> None:
+    pairs = dict(container_label_names(("io.podman/tier", "io_podman_tier", "app", "a-b", "a.b")))
+    assert pairs == {
+        "app": "label_app",
+        "io_podman_tier": "label_io_podman_tier",
+        "io.podman/tier": "label_io_podman_tier_2",
+        "a-b": "label_a_b",
+        "a.b": "label_a_b_2",
+    }
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        ("a.b", "a_b", "a_b_2", "a-b", "", "ü", "__x", "id", "name", "a.b"),
+        ("x", "x_2", "x.", "x-", "x/"),
+    ],
+)
+def test_label_names_are_valid_distinct_and_order_independent(keys: tuple[str, ...]) -> None:
+    orders = [keys[::-1], *itertools.islice(itertools.permutations(keys), 200)]
+    for seed in range(50):
+        shuffled = list(keys)
+        random.Random(seed).shuffle(shuffled)
+        orders.append(tuple(shuffled))
+    results = {container_label_names(order) for order in orders}
+    assert len(results) == 1
+    pairs = results.pop()
+    assert sorted(k for k, _ in pairs) == sorted(set(keys))
+    label_names = [n for _, n in pairs]
+    assert len(set(label_names)) == len(label_names)
+    for n in label_names:
+        assert LABEL_NAME.fullmatch(n) and not n.startswith("__") and n not in BUILT_IN
+
+
+def test_container_labels_on_info_only() -> None:
+    c = container("a", "web", labels=MappingProxyType({"com.example/team": "t1"}))
+    snap = Snapshot(taken_at=1.0, up=True, containers=(c,))
+    families = build_families(snap, MetricOptions(container_labels=("com.example/team", "x")))
+    [(labels, _)] = series(families, "podman_container_info")
+    assert labels["label_com_example_team"] == "t1"
+    assert labels["label_x"] == ""
+    [(state_labels, _)] = series(families, "podman_container_state")
+    assert set(state_labels) == {"id", "name", "pod_id", "pod_name"}
+
+
+# --- images -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("docker.io/library/nginx:1.25", ("docker.io/library/nginx", "1.25")),
+        ("localhost:5000/nginx:latest", ("localhost:5000/nginx", "latest")),
+        ("localhost:5000/nginx", ("localhost:5000/nginx", "")),
+        ("alpine", ("alpine", "")),
+        ("<none>:<none>", ("<none>", "<none>")),
+        ("a:b:c", ("a:b", "c")),
+    ],
+)
+def test_split_repo_tag(text: str, expected: tuple[str, str]) -> None:
+    assert split_repo_tag(text) == expected
+
+
+def test_digest_is_the_one_of_the_series_repository() -> None:
+    image = Image(
+        id="i",
+        repo_digests=("quay.io/x@sha256:bb", "docker.io/x@sha256:aa", "docker.io/x@sha256:00"),
+    )
+    assert digest_for(image, "docker.io/x") == "sha256:00"
+    assert digest_for(image, "quay.io/x") == "sha256:bb"
+    assert digest_for(image, "other") == ""
+
+
+def test_image_series_per_tag_untagged_and_deduplicated() -> None:
+    tagged = Image(
+        id="sha256:" + "1" * 64,
+        repo_tags=("r/b:2", "r/a:1", "r/b:2"),
+        repo_digests=("r/a@sha256:dd",),
+        size_bytes=10,
+    )
+    untagged = Image(id="0" * 64, parent_id="1" * 64, size_bytes=5, containers=0)
+    families = build_families(Snapshot(1.0, True, images=(tagged, untagged)), OPTIONS)
+    info = series(families, "podman_image_info")
+    assert [(d["id"], d["repository"], d["tag"], d["digest"]) for d, _ in info] == [
+        ("000000000000", "<none>", "<none>", ""),
+        ("111111111111", "r/a", "1", "sha256:dd"),
+        ("111111111111", "r/b", "2", ""),
+    ]
+    assert info[0][0]["parent_id"] == "111111111111"
+    assert [v for _, v in series(families, "podman_image_size")] == [5, 10, 10]
+    assert len(series(families, "podman_image_containers")) == 1  # None is absent
+    assert series(families, "podman_image_created_seconds") == []
+
+
+# --- containers ---------------------------------------------------------------
+
+
+def test_order_is_by_name_then_id_whatever_the_input_order() -> None:
+    cs = [container("b", "web"), container("a", "web"), container("c", "db")]
+    outputs = set()
+    for perm in itertools.permutations(cs):
+        families = build_families(Snapshot(1.0, True, containers=tuple(perm)), OPTIONS)
+        info = series(families, "podman_container_info")
+        outputs.add(tuple((d["name"], d["id"]) for d, _ in info))
+    assert outputs == {(("db", "c" * 12), ("web", "a" * 12), ("web", "b" * 12))}
+
+
+def test_duplicates_are_dropped_first_record_wins() -> None:
+    first = container("a", "web", state=ContainerState.RUNNING, image="one")
+    again = replace(first, id="a" * 12 + "z", state=ContainerState.EXITED, image="two")
+    families = build_families(Snapshot(1.0, True, containers=(again, first, first)), OPTIONS)
+    [(info, _)] = series(families, "podman_container_info")
+    assert info["image"] == "one"  # the full id "aaa...a" sorts before "aaa...az"
+    assert series(families, "podman_container_state") == [
+        ({"id": "a" * 12, "name": "web", "pod_id": "", "pod_name": ""}, 2)
+    ]
+
+
+def test_state_health_and_rest_only_fields() -> None:
+    rest = container(
+        "a",
+        "r",
+        state=ContainerState.PAUSED,
+        exit_code=3,
+        started=5.0,
+        exited=None,
+        health=Health.STARTING,
+    )
+    varlink = container("b", "v", state=ContainerState.EXITED)
+    families = build_families(Snapshot(1.0, True, containers=(rest, varlink)), OPTIONS)
+    by_name = {d["name"]: v for d, v in series(families, "podman_container_state")}
+    assert by_name == {"r": 4, "v": 5}
+    assert [(d["name"], v) for d, v in series(families, "podman_container_exit_code")] == [("r", 3)]
+    assert [(d["name"], v) for d, v in series(families, "podman_container_health")] == [("r", 2)]
+    assert len(series(families, "podman_container_started_seconds")) == 1
+    assert "podman_container_exited_seconds" not in names(families)
+    assert "podman_container_rootfs_size_bytes" not in names(families)
+
+
+def test_stats_only_for_listed_containers_with_stats() -> None:
+    running, stopped = container("a", "run"), container("b", "stop")
+    stats = MappingProxyType(
+        {
+            running.id: ContainerStats(running.id, cpu_seconds=1.5, mem_usage_bytes=None, pids=3),
+            "gone": ContainerStats("gone", cpu_seconds=9.0),
+        }
+    )
+    snap = Snapshot(1.0, True, containers=(running, stopped), stats=stats)
+    families = build_families(snap, OPTIONS)
+    assert series(families, "podman_container_cpu_seconds_total") == [
+        ({"id": "a" * 12, "name": "run", "pod_id": "", "pod_name": ""}, 1.5)
+    ]
+    assert [v for _, v in series(families, "podman_container_pids")] == [3]
+    assert "podman_container_mem_usage_bytes" not in names(families)
+    no_list = build_families(replace(snap, containers=None), OPTIONS)
+    assert not any(n.startswith("podman_container_") for n in names(no_list))
+
+
+def test_ports_sorted_deduplicated_and_joined() -> None:
+    from podman_exporter.snapshot.model import PortMapping
+
+    ports = (
+        PortMapping("", "9090", "90", "udp"),
+        PortMapping("0.0.0.0", "8080", "80", "tcp"),
+        PortMapping("", "9090", "90", "udp"),
+    )
+    families = build_families(
+        Snapshot(1.0, True, containers=(container("a", "p", ports=ports),)), OPTIONS
+    )
+    [(info, _)] = series(families, "podman_container_info")
+    assert info["ports"] == "0.0.0.0:8080->80/tcp,9090->90/udp"
+
+
+def test_vanished_containers_vanish() -> None:
+    a, b = container("a", "a"), container("b", "b")
+    before = build_families(Snapshot(1.0, True, containers=(a, b)), OPTIONS)
+    after = build_families(Snapshot(2.0, True, containers=(a,)), OPTIONS)
+    assert len(series(before, "podman_container_info")) == 2
+    assert [d["name"] for d, _ in series(after, "podman_container_info")] == ["a"]
+
+
+# --- sections, exporter, host, pods ------------------------------------------------
+
+
+def test_podman_down_has_only_exporter_families() -> None:
+    snap = Snapshot(
+        7.0,
+        False,
+        collectors=(
+            CollectorStatus("images", False, 0.5, errors_total=2),
+            CollectorStatus("containers", True, 0.25),
+        ),
+    )
+    families = build_families(snap, OPTIONS)
+    assert all(
+        n.startswith(("podman_up", "podman_scrape_", "podman_exporter_")) for n in names(families)
+    )
+    assert series(families, "podman_up") == [({}, 0)]
+    assert [d["collector"] for d, _ in series(families, "podman_scrape_collector_success")] == [
+        "containers",
+        "images",
+    ]
+    assert series(families, "podman_exporter_collection_errors_total")[1] == (
+        {"collector": "images"},
+        2,
+    )
+    assert series(families, "podman_exporter_last_collection_timestamp_seconds") == [({}, 7.0)]
+    assert "podman_exporter_last_success_timestamp_seconds" not in names(families)
+    assert "podman_exporter_admin_actions_total" not in names(families)
+
+
+def test_build_info_defaults_to_the_running_versions() -> None:
+    families = build_families(Snapshot(1.0, True), MetricOptions())
+    assert series(families, "podman_exporter_build_info") == [
+        ({"version": __version__, "python_version": platform.python_version()}, 1)
+    ]
+
+
+def test_admin_actions_and_last_success() -> None:
+    snap = Snapshot(
+        1.0,
+        True,
+        last_success=0.5,
+        admin_actions=MappingProxyType({("stop", "ok"): 2, ("kill", "error"): 1}),
+    )
+    families = build_families(snap, OPTIONS)
+    assert series(families, "podman_exporter_admin_actions_total") == [
+        ({"action": "kill", "result": "error"}, 1),
+        ({"action": "stop", "result": "ok"}, 2),
+    ]
+    assert series(families, "podman_exporter_last_success_timestamp_seconds") == [({}, 0.5)]
+
+
+def test_host_none_values_are_absent() -> None:
+    host = HostInfo(hostname="h", cpus=2, swap_total_bytes=None, mem_total_bytes=0)
+    families = build_families(Snapshot(1.0, True, host=host), OPTIONS)
+    assert series(families, "podman_host_cpus") == [({}, 2)]
+    assert series(families, "podman_host_memory_total_bytes") == [({}, 0)]
+    assert "podman_host_swap_total_bytes" not in names(families)
+    assert series(families, "podman_host_info")[0][0]["hostname"] == "h"
+    assert len(series(families, "podman_version_info")) == 1
+
+
+def test_pods_and_volumes() -> None:
+    pods = (
+        Pod("p" * 64, "shop", "i" * 64, PodState.DEGRADED, 2),
+        Pod("p" * 64, "shop", "x", PodState.RUNNING, 9),
+    )
+    volumes = (Volume("v", "local", "/b"), Volume("v", "local", "/a"), Volume("a"))
+    families = build_families(Snapshot(1.0, True, pods=pods, volumes=volumes), OPTIONS)
+    assert series(families, "podman_pod_info") == [
+        ({"id": "p" * 12, "name": "shop", "infra_id": "i" * 12}, 1)
+    ]
+    assert [v for _, v in series(families, "podman_pod_state")] == [5]
+    assert [v for _, v in series(families, "podman_pod_containers")] == [2]
+    assert [d for d, _ in series(families, "podman_volume_info")] == [
+        {"name": "a", "driver": "", "mount_point": ""},
+        {"name": "v", "driver": "local", "mount_point": "/a"},
+    ]
+
+
+def test_negative_or_nan_counters_are_absent() -> None:
+    c = container("a", "a")
+    stats = MappingProxyType(
+        {c.id: ContainerStats(c.id, cpu_seconds=-1.0, cpu_system_seconds=float("nan"), pids=-1)}
+    )
+    families = build_families(Snapshot(1.0, True, containers=(c,), stats=stats), OPTIONS)
+    assert "podman_container_cpu_seconds_total" not in names(families)
+    assert "podman_container_cpu_system_seconds_total" not in names(families)
+    assert series(families, "podman_container_pids") == [
+        ({"id": "a" * 12, "name": "a", "pod_id": "", "pod_name": ""}, -1)
+    ]  # a gauge keeps what Podman said
+
+
+def test_every_help_text_has_the_refresh_note() -> None:
+    c = container("a", "a")
+    snap = Snapshot(1.0, True, containers=(c,), host=HostInfo(), images=(Image("i"),))
+    families = build_families(snap, OPTIONS)
+    assert families
+    assert all(f.documentation.endswith(REFRESH_NOTE) for f in families)
+
+
+def test_fresh_families_every_call() -> None:
+    snap = Snapshot(1.0, True, containers=(container("a", "a"),))
+    first, second = build_families(snap, OPTIONS), build_families(snap, OPTIONS)
+    assert first == second
+    assert all(a is not b for a, b in zip(first, second, strict=True))
