@@ -30,4 +30,5 @@ def setup_logging(level: str, fmt: str) -> None:
     root.setLevel(_LEVELS[level])
     # uvicorn's own access log would log every scrape; errors still come through.
     logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("uvicorn.error").setLevel(max(_LEVELS[level], logging.WARNING))
     logging.getLogger("apscheduler").setLevel(max(_LEVELS[level], logging.WARNING))

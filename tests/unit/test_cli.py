@@ -24,7 +24,7 @@ def parse(*args: str) -> argparse.Namespace:
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "podman_exporter", *args], text=True,
+    return subprocess.run([sys.executable, "-m", "podman_exporter", *args], text=True, check=False,
                           capture_output=True, env={**os.environ, **(env or {})}, timeout=60)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import ssl
 
@@ -56,8 +57,20 @@ def _open(family: int, sockaddr: tuple[object, ...], dual_stack: bool = False) -
     return sock
 
 
+class _Stopped(Exception):
+    """SIGINT or SIGTERM arrived after uvicorn shut down."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped(signum)
+
+
 def serve(app: ASGIApp, sockets: list[socket.socket], ssl_context: ssl.SSLContext | None) -> None:
-    """Serve until SIGINT or SIGTERM."""
+    """Serve until SIGINT or SIGTERM, then return (so the caller can clean up).
+
+    uvicorn shuts down gracefully on those signals and then raises them again for the
+    handler that was installed before it; ours turns that into a normal return.
+    """
     config = uvicorn.Config(
         app,
         loop="uvloop",
@@ -72,4 +85,11 @@ def serve(app: ASGIApp, sockets: list[socket.socket], ssl_context: ssl.SSLContex
     config.load()
     if ssl_context is not None:
         config.ssl = ssl_context
-    uvicorn.Server(config).run(sockets=sockets)
+    previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        uvicorn.Server(config).run(sockets=sockets)
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
