@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import re
 import threading
 from collections import Counter
@@ -152,9 +154,7 @@ def test_lookup_by_id_name_and_unique_prefix() -> None:
     with pytest.raises(NotFound):
         fleet.find("no-such-container")
     ids = sorted(fleet.ids())
-    shared = next(
-        a[:i] for a, b in zip(ids, ids[1:], strict=False) for i in (1,) if a[:i] == b[:i]
-    )
+    shared = next(a[:1] for a, b in itertools.pairwise(ids) if a[:1] == b[:1])
     with pytest.raises(NotFound):
         fleet.find(shared)
 
@@ -222,12 +222,10 @@ def test_concurrent_calls_and_churn_are_safe() -> None:
             for _ in range(200):
                 clock.t += 0.05
                 for cid in fleet.ids()[:5]:
-                    try:
+                    with contextlib.suppress(NotFound):
                         fleet.container_stats(cid)
-                    except NotFound:
-                        pass
                 fleet.list_containers()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]

@@ -197,9 +197,7 @@ def test_many_connections_at_once(sim: SimulatorHandle) -> None:
     conns = [client.open(PODMAN) for _ in range(32)]
     try:
         results = []
-        threads = [
-            threading.Thread(target=lambda c=c: results.append(c.Ping())) for c in conns
-        ]
+        threads = [threading.Thread(target=lambda c=c: results.append(c.Ping())) for c in conns]
         for t in threads:
             t.start()
         for t in threads:
