@@ -103,7 +103,7 @@ def test_both_formats_parse_to_the_built_series(fleet: str) -> None:
     built = build_families(snapshot, fleets.OPTIONS)
     expected = sorted(_series(built))
     text = list(parse_text(render(fleet, "txt").decode("utf-8")))
-    openmetrics = list(parse_openmetrics(render(fleet, "openmetrics.txt").decode("utf-8")))
+    openmetrics = list(parse_openmetrics(render(fleet, "openmetrics.txt").decode("utf-8")))  # type: ignore[no-untyped-call]
     assert sorted(_series(text)) == expected
     assert sorted(_series(openmetrics)) == expected
     assert len(set(expected)) == len(expected), "duplicate series"
@@ -111,7 +111,7 @@ def test_both_formats_parse_to_the_built_series(fleet: str) -> None:
 
 def test_hostile_strings_round_trip() -> None:
     text = list(parse_text(render("hostile", "txt").decode("utf-8")))
-    openmetrics = list(parse_openmetrics(render("hostile", "openmetrics.txt").decode("utf-8")))
+    openmetrics = list(parse_openmetrics(render("hostile", "openmetrics.txt").decode("utf-8")))  # type: ignore[no-untyped-call]
     for families in (text, openmetrics):
         info = next(f for f in families if f.name in {"podman_container_info", "podman_container"})
         names = sorted(s.labels["name"] for s in info.samples)

@@ -197,8 +197,8 @@ def test_any_snapshot_renders_parseable_and_unique(case: tuple[Snapshot, MetricO
     snapshot, options = case
     families = _Families(build_families(snapshot, options))
     text = generate_latest(families).decode("utf-8")
-    openmetrics = generate_openmetrics(families).decode("utf-8")
-    for parsed in (list(parse_text(text)), list(parse_openmetrics(openmetrics))):
+    openmetrics = generate_openmetrics(families).decode("utf-8")  # type: ignore[no-untyped-call]
+    for parsed in (list(parse_text(text)), list(parse_openmetrics(openmetrics))):  # type: ignore[no-untyped-call]
         series = [(s.name, frozenset(s.labels.items())) for f in parsed for s in f.samples]
         assert len(series) == len(set(series)), "duplicate series"
         info = [s for f in parsed for s in f.samples if s.name == "podman_container_info"]
