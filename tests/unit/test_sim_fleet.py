@@ -214,12 +214,12 @@ def test_actions_follow_podman_rules() -> None:
 
 def test_concurrent_calls_and_churn_are_safe() -> None:
     clock = FakeClock()
-    fleet = make(clock, churn_per_minute=600)
+    fleet = make(clock, containers=40, churn_per_minute=600)
     errors: list[BaseException] = []
 
     def worker() -> None:
         try:
-            for _ in range(200):
+            for _ in range(100):
                 clock.t += 0.05
                 for cid in fleet.ids()[:5]:
                     with contextlib.suppress(NotFound):

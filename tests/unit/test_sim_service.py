@@ -48,9 +48,12 @@ def podman(sim: SimulatorHandle) -> Iterator[Any]:
         yield conn
 
 
+STRICT = strict_interface()
+
+
 def fields(type_name: str) -> set[str]:
     """Return the field names the interface declares for a type."""
-    return set(strict_interface().members[type_name].type.fields)
+    return set(STRICT.members[type_name].type.fields)
 
 
 def error_of(call: Any, *args: Any) -> tuple[str, dict[str, Any]]:
