@@ -152,6 +152,16 @@ def test_parse_basic_authorization() -> None:
     assert parse_basic_authorization({"headers": []}) is None
 
 
+def test_a_checker_can_be_shared_between_guards() -> None:
+    checker = CredentialChecker(USERS)
+    first = BasicAuthMiddleware(echo_user, checker)
+    second = BasicAuthMiddleware(echo_user, checker, exempt_paths=frozenset())
+    assert call(first, authorization=basic("bob", "builder"))[0] == 200
+    assert call(second, authorization=basic("bob", "builder"))[0] == 200
+    assert call(second, path="/healthz")[0] == 401
+    assert checker.bcrypt_checks == 1
+
+
 def test_empty_user_list_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one user"):
         BasicAuthMiddleware(echo_user, {})

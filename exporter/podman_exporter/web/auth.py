@@ -134,18 +134,25 @@ class CredentialChecker:
 
 
 class BasicAuthMiddleware:
-    """Answers 401 with ``WWW-Authenticate: Basic`` unless the request proves a user."""
+    """Answers 401 with ``WWW-Authenticate: Basic`` unless the request proves a user.
+
+    ``users`` is the web config's user -> bcrypt hash mapping, or a CredentialChecker
+    to share one cache with another guard (e.g. the admin endpoint).
+    """
 
     def __init__(
         self,
         app: ASGIApp,
-        users: Mapping[str, str],
+        users: Mapping[str, str] | CredentialChecker,
         exempt_paths: frozenset[str] = DEFAULT_EXEMPT_PATHS,
         cache_size: int = 100,
     ) -> None:
         self.app = app
         self.exempt_paths = exempt_paths
-        self.checker = CredentialChecker(users, cache_size)
+        if isinstance(users, CredentialChecker):
+            self.checker = users
+        else:
+            self.checker = CredentialChecker(users, cache_size)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass authenticated or exempt requests on; answer 401 to the rest."""
