@@ -212,6 +212,11 @@ def config_from_args(ns: argparse.Namespace) -> Config:
     if opt("admin.token-file"):
         _check_token_file(opt("admin.token-file"))
     url = opt("podman.url")
+    web_ports = {port for _, port in opt("web.listen-address") or [("", 9882)]}
+    shared = web_ports & {port for _, port in opt("admin.listen-address") or ()}
+    if shared:
+        raise ConfigError(f"--admin.listen-address must use other ports than "
+                          f"--web.listen-address (both use {min(shared)})")
     if opt("podman.bridge") and opt("podman.api") == "rest":
         raise ConfigError("--podman.bridge speaks varlink; it cannot go with --podman.api=rest")
     return Config(

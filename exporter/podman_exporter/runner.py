@@ -20,11 +20,16 @@ from podman_exporter.exposition.render import ExpositionCache
 from podman_exporter.logsetup import setup_logging
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.podman.select import BackendSelector
-from podman_exporter.web.app import ASGIApp, MetricsApp
-from podman_exporter.web.auth import apply_web_config
+from podman_exporter.web.admin import AdminApp
+from podman_exporter.web.app import ASGIApp, MetricsApp, Router
+from podman_exporter.web.auth import (
+    BasicAuthMiddleware,
+    CredentialChecker,
+    ResponseHeadersMiddleware,
+)
 from podman_exporter.web.server import bind, serve
 from podman_exporter.web.tls import build_ssl_context
-from podman_exporter.web.webconfig import WebConfigError, load_web_config
+from podman_exporter.web.webconfig import WebConfig, WebConfigError, load_web_config
 
 log = logging.getLogger("podman_exporter")
 
@@ -57,6 +62,41 @@ def demo_podman(config: Config) -> Iterator[str]:
         yield f"unix:{path}"
 
 
+def read_token(path: str) -> bytes:
+    """Return the admin bearer token in ``path``; raise ValueError if it is unusable."""
+    try:
+        with open(path, "rb") as handle:
+            token = handle.read().strip()
+    except OSError as exc:
+        raise ValueError(f"--admin.token-file: cannot read {path}: {exc.strerror}") from exc
+    if len(token) < 16 or any(b <= 32 or b >= 127 for b in token):
+        raise ValueError(f"--admin.token-file: {path} must hold one token of at least 16 "
+                         "printable characters")
+    return token
+
+
+def build_app(config: Config, web_config: WebConfig | None, *, cache: ExpositionCache,
+              loop: CollectionLoop, backend: BackendSelector, token: bytes | None) -> ASGIApp:
+    """Return the root ASGI app: metrics (behind basic auth if configured), admin (if
+    credentials exist), response headers from the web config."""
+    users = web_config.basic_auth_users if web_config is not None else {}
+    checker = CredentialChecker(users) if users else None
+    admin = None
+    if token is not None or checker is not None:
+        admin = AdminApp(backend=backend, on_action=loop.count_admin_action,
+                         after_success=loop.trigger, token=token, users=checker,
+                         rate_limit=config.admin_rate_limit)
+    metrics: ASGIApp = MetricsApp(cache, config.telemetry_path, config.max_requests,
+                                  admin_enabled=admin is not None)
+    if checker is not None:
+        metrics = BasicAuthMiddleware(metrics, users)
+    app: ASGIApp = Router(metrics, admin,
+                          frozenset(port for _, port in config.admin_listen_addresses))
+    if web_config is not None and web_config.http_server_config.headers:
+        app = ResponseHeadersMiddleware(app, web_config.http_server_config.headers)
+    return app
+
+
 def run(config: Config) -> int:
     """Run the exporter until SIGINT/SIGTERM; return the exit code."""
     setup_logging(config.log_level, config.log_format)
@@ -65,6 +105,11 @@ def run(config: Config) -> int:
         ssl_context = build_ssl_context(web_config.tls_server_config) \
             if web_config is not None and web_config.tls_server_config else None
     except WebConfigError as exc:
+        log.error("%s", exc)
+        return 2
+    try:
+        token = read_token(config.admin_token_file) if config.admin_token_file else None
+    except ValueError as exc:
         log.error("%s", exc)
         return 2
     try:
@@ -87,9 +132,7 @@ def run(config: Config) -> int:
             max_age=config.collect_max_age,
             publish=cache.publish,
         )
-        app: ASGIApp = MetricsApp(cache, config.telemetry_path, config.max_requests)
-        if web_config is not None:
-            app = apply_web_config(app, web_config)
+        app = build_app(config, web_config, cache=cache, loop=loop, backend=backend, token=token)
         loop.start()
         stack.callback(loop.stop)
         log.info("podman-exporter %s listening on %s", __version__,

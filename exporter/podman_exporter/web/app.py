@@ -1,4 +1,5 @@
-"""The ASGI application: /metrics, the landing page, /healthz and /readyz.
+"""The ASGI application: /metrics, the landing page, /healthz and /readyz, and the
+router that sends /admin to the admin app on the listeners it is allowed on.
 
 No Podman I/O and no rendering happens here: every answer comes from the
 ExpositionCache that the collection loop fills.
@@ -62,12 +63,13 @@ def accepts_gzip(accept_encoding: str) -> bool:
 
 @dataclass
 class MetricsApp:
-    """Routes requests; ``admin`` (if any) gets every path under /admin."""
+    """Serves /metrics, /, /healthz and /readyz (GET and HEAD)."""
 
     cache: ExpositionCache
     telemetry_path: str = "/metrics"
     max_requests: int = 40
-    admin: ASGIApp | None = None
+    admin_enabled: bool = False
+    """Only links the admin listing from the landing page."""
     in_flight: int = 0
 
     def __post_init__(self) -> None:
@@ -83,12 +85,6 @@ class MetricsApp:
             return  # lifespan and websockets are not served
         path: str = scope["path"]
         method: str = scope["method"]
-        if path == "/admin" or path.startswith("/admin/"):
-            if self.admin is None:
-                await respond(send, 404, b"404 page not found\n")
-            else:
-                await self.admin(scope, receive, send)
-            return
         handler = self._table.get(path)
         if handler is None:
             await respond(send, 404, b"404 page not found\n")
@@ -122,7 +118,7 @@ class MetricsApp:
                           headers=((b"vary", b"Accept-Encoding"),))
 
     async def _landing(self, scope: Scope, send: Send, head: bool) -> None:
-        page = landing_page(self.cache.current, self.telemetry_path, self.admin is not None)
+        page = landing_page(self.cache.current, self.telemetry_path, self.admin_enabled)
         await respond(send, 200, page, "text/html; charset=utf-8", head=head)
 
     async def _healthz(self, scope: Scope, send: Send, head: bool) -> None:
@@ -134,3 +130,30 @@ class MetricsApp:
                           head=head)
         else:
             await respond(send, 200, b"ready\n", head=head)
+
+
+@dataclass
+class Router:
+    """Sends /admin paths to the admin app (if enabled, and only on its own listeners
+    when it has some) and everything else to the metrics app."""
+
+    metrics: ASGIApp
+    admin: ASGIApp | None = None
+    admin_ports: frozenset[int] = frozenset()
+    """Ports of --admin.listen-address; empty: admin shares the metrics listeners."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        server = scope.get("server") or ("", 0)
+        on_admin_listener = server[1] in self.admin_ports
+        if path == "/admin" or path.startswith("/admin/"):
+            if self.admin is not None and (on_admin_listener or not self.admin_ports):
+                await self.admin(scope, receive, send)
+                return
+            await respond(send, 404, b"404 page not found\n")
+        elif on_admin_listener:
+            await respond(send, 404, b"404 page not found\n")
+        else:
+            await self.metrics(scope, receive, send)

@@ -1,0 +1,176 @@
+"""The admin endpoint: authenticated maintenance actions on Podman, answered in JSON.
+
+Enabled only when credentials exist (a bearer token file and/or basic-auth users of
+the web config). Every action is rate-limited per client, serialised (two prunes
+never race), logged with who asked, counted, and followed by a collection so the
+metrics show the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from podman_exporter.podman.backend import (
+    NotFound,
+    PodmanBackend,
+    PodmanError,
+    PodmanUnavailable,
+    Unsupported,
+)
+from podman_exporter.web.admin_actions import ACTIONS, Action, BadRequest, Call
+from podman_exporter.web.app import Receive, Scope, Send, header, respond
+from podman_exporter.web.auth import CredentialChecker
+
+log = logging.getLogger(__name__)
+
+JSON = "application/json"
+_BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
+_CHALLENGE = ((b"www-authenticate", b'Bearer realm="podman-exporter admin"'),
+              (b"www-authenticate", b'Basic realm="podman-exporter admin"'))
+
+
+@dataclass
+class RateLimiter:
+    """At most ``per_minute`` events per client in any sliding minute."""
+
+    per_minute: int
+    clock: Callable[[], float] = time.monotonic
+    _events: dict[str, deque[float]] = field(default_factory=dict)
+
+    def allow(self, client: str) -> bool:
+        """Return whether the client may act now (and count it if so)."""
+        now = self.clock()
+        events = self._events.setdefault(client, deque())
+        while events and now - events[0] >= 60.0:
+            events.popleft()
+        if len(events) >= self.per_minute:
+            return False
+        events.append(now)
+        if len(self._events) > 10_000:  # forget idle clients
+            for key in [k for k, v in self._events.items() if not v]:
+                del self._events[key]
+        return True
+
+
+@dataclass
+class AdminApp:
+    """ASGI app for every path under /admin."""
+
+    backend: Callable[[], PodmanBackend]
+    on_action: Callable[[str, str], None]
+    """Called with (action, result) after every attempted action."""
+    after_success: Callable[[], None]
+    """Called after a successful (not dry-run) action: triggers a collection."""
+    token: bytes | None = None
+    users: CredentialChecker | None = None
+    rate_limit: int = 10
+    limiter: RateLimiter = field(init=False)
+    _serial: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.rate_limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method, path = scope["method"], scope["path"]
+        if path in ("/admin", "/admin/"):
+            if method not in ("GET", "HEAD"):
+                await _json(send, 405, {"error": "method not allowed"}, allow=b"GET, HEAD")
+                return
+            who = await self._who(scope)
+            if who is None:
+                await _json(send, 401, {"error": "unauthorized"}, challenge=True)
+                return
+            await _json(send, 200, {"actions": [a.describe() for a in ACTIONS]},
+                        head=method == "HEAD")
+            return
+        matched = [(a, m) for a in ACTIONS if (m := a.route.fullmatch(path))]
+        if not matched:
+            await _json(send, 404, {"error": "no such admin route"})
+            return
+        allowed = [a for a, _ in matched if a.method == method]
+        if not allowed:
+            methods = ", ".join(sorted({a.method for a, _ in matched}))
+            await _json(send, 405, {"error": "method not allowed"}, allow=methods.encode())
+            return
+        action = allowed[0]
+        client = (scope.get("client") or ("unknown", 0))[0]
+        if not self.limiter.allow(client):
+            await _json(send, 429, {"action": action.name, "error": "rate limit exceeded"},
+                        retry_after=True)
+            return
+        who = await self._who(scope)
+        if who is None:
+            log.warning("admin %s refused: bad or missing credentials from %s",
+                        action.name, client)
+            await _json(send, 401, {"action": action.name, "error": "unauthorized"},
+                        challenge=True)
+            return
+        match = next(m for a, m in matched if a is action)
+        status, body = await self._run(action, match.groupdict(), scope, who, client)
+        await _json(send, status, body)
+
+    async def _who(self, scope: Scope) -> str | None:
+        """Return who the request proves to be ("token" or a user name), or None."""
+        authorization = header(scope, b"authorization")
+        bearer = _BEARER.match(authorization)
+        if bearer and self.token is not None:
+            return "token" if hmac.compare_digest(bearer.group(1).encode(), self.token) else None
+        if self.users is not None:
+            return await self.users.check_scope(scope)
+        return None
+
+    async def _run(self, action: Action, params: Mapping[str, str], scope: Scope, who: str,
+                   client: str) -> tuple[int, dict[str, object]]:
+        query = scope.get("query_string", b"").decode("latin-1")
+        try:
+            call = action.parse(params, dict(parse_qsl(query, keep_blank_values=True)),
+                                strict_keys=parse_qsl(query, keep_blank_values=True))
+        except BadRequest as exc:
+            return 400, {"action": action.name, "error": str(exc)}
+        async with self._serial:
+            status, body, result = await asyncio.to_thread(self._execute, action, call)
+        log.info("admin action", extra={"action": action.name, "who": who, "client": client,
+                                        "target": call.target, "result": result,
+                                        "dry_run": call.dry_run})
+        self.on_action(action.name, result)
+        if result == "success" and not call.dry_run:
+            self.after_success()
+        return status, body
+
+    def _execute(self, action: Action, call: Call) -> tuple[int, dict[str, object], str]:
+        body: dict[str, object] = {"action": action.name}
+        if call.dry_run:
+            body["dry_run"] = True
+        try:
+            body["ids"] = action.perform(self.backend(), call)
+        except NotFound as exc:
+            return 404, {**body, "error": str(exc)}, "not_found"
+        except PodmanUnavailable as exc:
+            return 503, {**body, "error": f"Podman unreachable: {exc}"}, "unavailable"
+        except Unsupported as exc:
+            return 501, {**body, "error": str(exc)}, "unsupported"
+        except PodmanError as exc:
+            return 409, {**body, "error": f"Podman refused: {exc}"}, "refused"
+        return 200, body, "success"
+
+
+async def _json(send: Send, status: int, body: Mapping[str, object], *, allow: bytes = b"",
+                challenge: bool = False, retry_after: bool = False, head: bool = False) -> None:
+    headers: list[tuple[bytes, bytes]] = [(b"cache-control", b"no-store")]
+    if allow:
+        headers.append((b"allow", allow))
+    if challenge:
+        headers.extend(_CHALLENGE)
+    if retry_after:
+        headers.append((b"retry-after", b"60"))
+    data = (json.dumps(body, sort_keys=True) + "\n").encode()
+    await respond(send, status, data, JSON, headers=tuple(headers), head=head)
