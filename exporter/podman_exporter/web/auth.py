@@ -9,7 +9,7 @@ app as ``scope["state"]["user"]`` (read it with :func:`authenticated_user`).
 
 bcrypt is slow by design, so as in the toolkit each (user, password, hash) outcome is
 cached (bounded, keyed by a keyed BLAKE2b digest, never the password itself), bcrypt
-runs in a worker thread one check at a time, and an unknown user is checked against a
+runs in the checker's own worker thread one check at a time, and an unknown user is checked against a
 dummy hash of the same cost so response time does not reveal which users exist.
 """
 
@@ -23,6 +23,7 @@ import hmac
 import logging
 import secrets
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
@@ -82,6 +83,8 @@ class CredentialChecker:
         self._cache: dict[bytes, bool] = {}
         self._cache_size = max(1, cache_size)
         self._bcrypt_lock = threading.Lock()  # one bcrypt at a time, like the toolkit
+        # Its own thread: a flood of bad logins must not tie up the loop's default executor.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bcrypt")
         self.bcrypt_checks = 0  # how many times bcrypt actually ran (cache misses)
 
     def _lookup(self, user: bytes) -> tuple[bool, bytes]:
@@ -122,7 +125,8 @@ class CredentialChecker:
         key = self._cache_key(user, password, hashed)
         ok = self._cache.get(key)
         if ok is None:
-            ok = await asyncio.to_thread(self._bcrypt, key, password, hashed)
+            loop = asyncio.get_running_loop()
+            ok = await loop.run_in_executor(self._executor, self._bcrypt, key, password, hashed)
         return self._names[user] if ok and known else None
 
     async def check_scope(self, scope: Scope) -> str | None:
