@@ -9,8 +9,9 @@ app as ``scope["state"]["user"]`` (read it with :func:`authenticated_user`).
 
 bcrypt is slow by design, so as in the toolkit each (user, password, hash) outcome is
 cached (bounded, keyed by a keyed BLAKE2b digest, never the password itself), bcrypt
-runs in the checker's own worker thread one check at a time, and an unknown user is checked against a
-dummy hash of the same cost so response time does not reveal which users exist.
+runs in the checker's own worker thread one check at a time, and an unknown user is
+checked against a dummy hash of the same cost so response time does not reveal which
+users exist.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ import hmac
 import logging
 import secrets
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import bcrypt
