@@ -12,10 +12,20 @@ import math
 import random
 import threading
 import time
+from collections import Counter
+from typing import Any
 
 from podman_exporter.sim.build import MIB, Builder
 from podman_exporter.sim.gotime import NS, ZONES
-from podman_exporter.sim.model import STATES, ActionFailed, NotFound, SimContainer, SimImage
+from podman_exporter.sim.model import (
+    CPU,
+    STATES,
+    SYS,
+    ActionFailed,
+    NotFound,
+    SimContainer,
+    SimImage,
+)
 from podman_exporter.sim.options import SimOptions
 
 _INITIAL_STATES = ("running", "exited", "paused", "created", "configured")
@@ -194,3 +204,80 @@ class FleetCore:
         elif status != "paused":
             c.pid = 0
         self._changed.notify_all()
+
+    # -- test controls --------------------------------------------------------------------
+
+    def set_state(self, name: str, state: str, exit_code: int = 0) -> str:
+        """Put a container in any state (exited with ``exit_code``); return its id."""
+        with self._lock:
+            now, c = self._tick(), self._find(name)
+            self._transition(c, state, now, exit_code)
+            return c.id
+
+    def add_containers(self, count: int, image: str | None = None) -> list[str]:
+        """Create ``count`` running containers (of ``image`` if given); return their ids."""
+        with self._lock:
+            now = self._tick()
+            target = self._find_image(image) if image else None
+            ids = []
+            for _ in range(count):
+                c = self._create(now)
+                if target is not None:
+                    c.image_id, c.image = target.id, (target.tags or [target.id])[0]
+                ids.append(c.id)
+            return ids
+
+    def set_memory_near_limit(self, name: str, fraction: float = 0.97) -> str:
+        """Hold memory usage near ``fraction`` of the limit (giving one if unlimited)."""
+        if not 0.0 < fraction < 1.0:
+            raise ActionFailed("fraction must be within (0, 1)")
+        with self._lock:
+            c = self._find(name)
+            if c.mem_limit >= self.mem_total:
+                c.mem_limit = 512 * MIB
+            c.mem_base, c.mem_amp = int(c.mem_limit * fraction), min(0.01, 1 - fraction)
+            return c.id
+
+    def set_cpu_busy(self, name: str, busy: bool) -> str:
+        """Make a container use about 1.5 cores (busy) or 1% of one; return its id."""
+        with self._lock:
+            now, c = self._tick(), self._find(name)
+            c.fold(now)
+            c.rates[CPU] = (1.5 if busy else 0.01) * NS
+            c.rates[SYS] = c.rates[CPU] * 0.15
+            return c.id
+
+    def advance(self, seconds: float) -> float:
+        """Move fleet time forward (counters grow, churn happens); return the total advance."""
+        if seconds < 0:
+            raise ActionFailed("time only moves forward")
+        with self._lock:
+            self._offset += seconds
+            self._tick()
+            return self._offset
+
+    def summary(self) -> dict[str, Any]:
+        """Return counts: containers, images, per-state, created and removed totals."""
+        with self._lock:
+            self._tick()
+            states = Counter(c.status for c in self._by_id.values())
+            return {
+                "containers": len(self._by_id),
+                "images": len(self._images),
+                "states": dict(states),
+                "created_total": self.created_total,
+                "removed_total": self.removed_total,
+                "clock_offset": self._offset,
+            }
+
+    def ids(self) -> list[str]:
+        """Return the ids of all containers."""
+        with self._lock:
+            self._tick()
+            return list(self._by_id)
+
+    def containers_in(self, state: str) -> list[str]:
+        """Return the names of containers in ``state``."""
+        with self._lock:
+            self._tick()
+            return [c.name for c in self._by_id.values() if c.status == state]
