@@ -1,4 +1,4 @@
-"""The core of the simulated fleet: construction, index, clock and churn.
+"""The core of the simulated fleet: construction, index, clock, churn and test controls.
 
 Time is the fleet's own clock (seconds since start, from ``SimOptions.clock``
 plus any advance), so counters and churn are deterministic under a fake clock.
