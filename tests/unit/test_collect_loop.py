@@ -177,3 +177,44 @@ def test_admin_actions_show_in_next_snapshot() -> None:
     loop.count_admin_action("containers_prune", "success")
     snap = loop.collect_once()
     assert snap.admin_actions[("containers_prune", "success")] == 2
+
+
+def test_trigger_during_a_collection_collects_again_afterwards() -> None:
+    import threading
+
+    backend, published = fleet(), []
+    gate, entered = threading.Event(), threading.Event()
+    original = backend.list_images
+
+    def slow_images() -> Batch[Image]:
+        entered.set()
+        gate.wait(10)
+        return original()
+
+    backend.list_images = slow_images  # type: ignore[method-assign]
+    loop = make_loop(backend, Clock(), published)
+    first = threading.Thread(target=loop._scheduled)
+    first.start()
+    assert entered.wait(10)
+    loop.trigger()  # an admin action happened while the collection was running
+    gate.set()
+    first.join(10)
+    for _ in range(100):
+        if len(published) == 2:
+            break
+        threading.Event().wait(0.05)
+    assert len(published) == 2
+
+
+def test_trigger_when_idle_collects_once() -> None:
+    import threading
+
+    backend, published = fleet(), []
+    loop = make_loop(backend, Clock(), published)
+    loop.trigger()
+    for _ in range(100):
+        if published:
+            break
+        threading.Event().wait(0.05)
+    threading.Event().wait(0.2)
+    assert len(published) == 1

@@ -63,6 +63,9 @@ class CollectionLoop:
     _last_success: float | None = None
     _api: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _running: threading.Lock = field(default_factory=threading.Lock)
+    """Held for the whole of a collection: never two at once."""
+    _pending: threading.Event = field(default_factory=threading.Event)
     _scheduler: BackgroundScheduler | None = None
     _pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="collector")
@@ -72,7 +75,7 @@ class CollectionLoop:
         """Start collecting now and every interval in a background thread."""
         self._scheduler = BackgroundScheduler(timezone=UTC)
         self._scheduler.add_job(
-            self.collect_once,
+            self._scheduled,
             "interval",
             seconds=self.interval,
             id="collect",
@@ -84,9 +87,21 @@ class CollectionLoop:
         self._scheduler.start()
 
     def trigger(self) -> None:
-        """Ask for a collection as soon as possible (skipped if one is running)."""
-        if self._scheduler is not None:
-            self._scheduler.modify_job("collect", next_run_time=datetime.now(UTC))
+        """Collect as soon as possible, and after any collection running now: the
+        collection that follows reflects every change made before this call."""
+        self._pending.set()
+        threading.Thread(target=self._triggered, name="collect-now", daemon=True).start()
+
+    def _scheduled(self) -> None:
+        with self._running:
+            self._pending.clear()
+            self.collect_once()
+
+    def _triggered(self) -> None:
+        with self._running:
+            if self._pending.is_set():  # else a collection started since did the work
+                self._pending.clear()
+                self.collect_once()
 
     def stop(self) -> None:
         """Stop the scheduler and wait for a running collection to end."""
