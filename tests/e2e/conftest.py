@@ -13,23 +13,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from podman_env import PodmanEnv, free_port
-from prometheus_client.parser import text_string_to_metric_families
-from prometheus_client.samples import Sample
+from exporter_proc import Exporter, value
+from podman_env import PodmanEnv
 
 from podman_exporter.podman.rest import RestBackend
-
-Scrape = dict[str, list[Sample]]
 
 
 def require(tool: str) -> None:
@@ -90,71 +83,6 @@ def varlink_bridge(podman_env: PodmanEnv) -> Iterator[str]:
     server.shutdown()
     server.server_close()
     thread.join(timeout=10)
-
-
-class Exporter:
-    """One running ``podman-exporter`` and a scraper of its /metrics."""
-
-    def __init__(self, args: list[str], log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/metrics"
-        exe = shutil.which("podman-exporter") or str(Path(sys.executable).with_name(
-            "podman-exporter"))
-        self.proc = subprocess.Popen(
-            [exe, *args, "--collect.interval", "1s",
-             "--web.listen-address", f"127.0.0.1:{self.port}"],
-            stdout=log.open("ab"), stderr=subprocess.STDOUT)
-        self.log = log
-
-    def scrape(self) -> Scrape:
-        """Return the samples of one scrape, by metric name."""
-        with urllib.request.urlopen(self.url, timeout=10) as resp:
-            body = resp.read().decode()
-        out: Scrape = {}
-        for family in text_string_to_metric_families(body):
-            for sample in family.samples:
-                out.setdefault(sample.name, []).append(sample)
-        return out
-
-    def wait_for(self, check: Callable[[Scrape], bool], what: str, within: float = 30) -> Scrape:
-        """Return the first scrape for which ``check`` holds; fail after ``within`` seconds."""
-        deadline = time.monotonic() + within
-        last: Scrape = {}
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"exporter exited with {self.proc.returncode}: "
-                            f"{self.log.read_text()[-2000:]}")
-            try:
-                last = self.scrape()
-            except OSError:
-                last = {}
-            if last and check(last):
-                return last
-            time.sleep(0.2)
-        pytest.fail(f"timed out waiting for {what}; last podman_up: {last.get('podman_up')}")
-
-    def next_collection(self, after: Scrape) -> Scrape:
-        """Return a scrape taken from a collection newer than the one in ``after``."""
-        key = "podman_exporter_last_collection_timestamp_seconds"
-        before = value(after, key)
-        return self.wait_for(lambda s: value(s, key) > before, "the next collection")
-
-    def stop(self) -> None:
-        """Stop the process."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def value(scrape: Scrape, name: str, **labels: str) -> float:
-    """Return the value of the one sample of ``name`` whose labels include ``labels``."""
-    found = [s for s in scrape.get(name, []) if labels.items() <= s.labels.items()]
-    if len(found) != 1:
-        raise AssertionError(f"{name}{labels}: {len(found)} samples")
-    return float(found[0].value)
 
 
 @pytest.fixture()
