@@ -21,7 +21,8 @@ from podman_exporter.logsetup import setup_logging
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.podman.select import BackendSelector
 from podman_exporter.web.admin import AdminApp
-from podman_exporter.web.app import ASGIApp, MetricsApp, Router
+from podman_exporter.web.app import MetricsApp, Router
+from podman_exporter.web.asgi import ASGIApp
 from podman_exporter.web.auth import (
     BasicAuthMiddleware,
     CredentialChecker,

@@ -21,7 +21,7 @@ from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.podman.select import BackendSelector
 from podman_exporter.runner import build_app
 from podman_exporter.sim import SimOptions, SimulatorHandle, start_simulator
-from podman_exporter.web.app import ASGIApp
+from podman_exporter.web.asgi import ASGIApp
 from podman_exporter.web.webconfig import parse_web_config
 
 TOKEN = "0123456789abcdef-admin-token"

@@ -27,7 +27,7 @@ from podman_exporter.podman.backend import (
     Unsupported,
 )
 from podman_exporter.web.admin_actions import ACTIONS, Action, BadRequest, Call
-from podman_exporter.web.app import Receive, Scope, Send, header, respond
+from podman_exporter.web.asgi import Receive, Scope, Send, header, respond
 from podman_exporter.web.auth import CredentialChecker
 
 log = logging.getLogger(__name__)

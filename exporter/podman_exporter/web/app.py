@@ -7,48 +7,14 @@ ExpositionCache that the collection loop fills.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from podman_exporter.exposition.render import ExpositionCache
+from podman_exporter.web.asgi import ASGIApp, Receive, Scope, Send, header, respond
 from podman_exporter.web.landing import landing_page
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
 READ_METHODS = ("GET", "HEAD")
-
-
-async def respond(
-    send: Send,
-    status: int,
-    body: bytes,
-    content_type: str = "text/plain; charset=utf-8",
-    *,
-    headers: tuple[tuple[bytes, bytes], ...] = (),
-    head: bool = False,
-) -> None:
-    """Send a complete response (headers only for HEAD)."""
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [
-            (b"content-type", content_type.encode()),
-            (b"content-length", str(len(body)).encode()),
-            *headers,
-        ],
-    })
-    await send({"type": "http.response.body", "body": b"" if head else body})
-
-
-def header(scope: Scope, name: bytes) -> str:
-    """Return a request header's value ("" when absent); repeated headers are joined."""
-    values = [v.decode("latin-1") for k, v in scope.get("headers", ()) if k == name]
-    return ", ".join(values)
 
 
 def accepts_gzip(accept_encoding: str) -> bool:

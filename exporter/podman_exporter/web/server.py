@@ -8,7 +8,7 @@ import ssl
 
 import uvicorn
 
-from podman_exporter.web.app import ASGIApp
+from podman_exporter.web.asgi import ASGIApp
 
 BACKLOG = 1024
 
