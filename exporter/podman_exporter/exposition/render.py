@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import gzip
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prometheus_client import Metric
-from prometheus_client.exposition import choose_encoder, generate_latest
-from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from podman_exporter.exposition.fast import render_both
 from podman_exporter.metrics import build_families
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.snapshot.snapshot import Snapshot
@@ -23,16 +22,6 @@ from podman_exporter.snapshot.snapshot import Snapshot
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 GZIP_LEVEL = 6
-
-
-class _Families:
-    """The minimal registry the prometheus_client generators accept."""
-
-    def __init__(self, families: Iterable[Metric]) -> None:
-        self._families = families
-
-    def collect(self) -> Iterable[Metric]:
-        return self._families
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +62,11 @@ def render(
     families = list(build_families(snapshot, options))
     for collector in extra:
         families.extend(collector.collect())
-    registry = _Families(families)
+    text, openmetrics = render_both(families)
     return Exposition(
         snapshot=snapshot,
-        text=Body.of(TEXT_CONTENT_TYPE, generate_latest(registry)),
-        openmetrics=Body.of(OPENMETRICS_CONTENT_TYPE, generate_openmetrics(registry)),  # type: ignore[no-untyped-call]
+        text=Body.of(TEXT_CONTENT_TYPE, text),
+        openmetrics=Body.of(OPENMETRICS_CONTENT_TYPE, openmetrics),
     )
 
 

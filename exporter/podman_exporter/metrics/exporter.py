@@ -57,7 +57,8 @@ def exporter_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric
     bad = Family(
         "counter",
         "podman_exporter_bad_records_total",
-        "Malformed records from Podman the collector dropped since the exporter started.",
+        "Malformed records from Podman since the exporter started: dropped when they have no "
+        "usable id, else kept without their malformed fields.",
         labels,
     )
     for status in sorted(snapshot.collectors, key=lambda s: s.name):

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 _VANISHED = object()
 _SKIPPED = object()
 
+_READS = ("Ping", "List", "Get", "Info")
+"""Prefixes of the methods that change nothing, safe to send twice."""
+
 _NOT_FOUND = {ERROR_PREFIX + "ContainerNotFound", ERROR_PREFIX + "ImageNotFound"}
 
 
@@ -115,17 +118,19 @@ class VarlinkBackend:
     # -- connection pool -------------------------------------------------
 
     @contextlib.contextmanager
-    def _connection(self) -> Iterator[Any]:
+    def _connection(self, fresh: bool = False) -> Iterator[tuple[Any, bool]]:
+        """Yield a connection and whether it was reused from the pool."""
         if not self._slots.acquire(timeout=self._timeout):
             raise PodmanUnavailable("all varlink connections busy")
         try:
             with self._lock:
-                handle = self._idle.pop() if self._idle else None
+                handle = self._idle.pop() if self._idle and not fresh else None
+            reused = handle is not None
             if handle is None:
                 handle = self._open()
             healthy = False
             try:
-                yield handle
+                yield handle, reused
                 healthy = True
             except varlink.VarlinkError:
                 healthy = True  # the service answered: the connection is fine
@@ -148,10 +153,21 @@ class VarlinkBackend:
         return self._client.open(INTERFACE_NAME, connection=sock)
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
-        """Return the reply parameters of one call; map failures to backend errors."""
+        """Return the reply parameters of one call; map failures to backend errors.
+
+        A read-only call that fails on a pooled connection (other than by timing out)
+        is retried once on a new one: the service may have restarted since.
+        """
+        reused = False
         try:
-            with self._connection() as handle:
-                reply = getattr(handle, method)(**params)
+            try:
+                with self._connection() as (handle, reused):
+                    reply = getattr(handle, method)(**params)
+            except (OSError, ValueError, varlink.ConnectionError) as exc:
+                if not reused or isinstance(exc, TimeoutError) or not method.startswith(_READS):
+                    raise
+                with self._connection(fresh=True) as (handle, _):
+                    reply = getattr(handle, method)(**params)
         except varlink.VarlinkError as exc:
             name, parameters = exc.error(), exc.parameters() or {}
             detail = parameters.get("reason") or parameters.get("name") or ""
