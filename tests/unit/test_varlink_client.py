@@ -134,3 +134,19 @@ def test_service_gone_and_back(tmp_path: Path) -> None:
     with start_simulator(address, SimOptions(containers=2)):
         assert len(backend.list_containers().items) == 2
     backend.close()
+
+
+def test_bridge_command(sim: SimulatorHandle) -> None:
+    """``--podman.bridge``: a command speaking varlink on stdio, as ``ssh host -- varlink
+    bridge`` does; here the varlink package's own bridge to the simulator's socket."""
+    import shlex
+    import sys
+
+    command = shlex.join([sys.executable, "-m", "varlink.cli", "bridge", "--connect",
+                          sim.address])
+    backend = VarlinkBackend(None, bridge=command, timeout=5.0, connections=2)
+    try:
+        assert sorted(c.id for c in backend.list_containers().items) == sorted(sim.fleet.ids())
+        assert backend.host_info().mem_total_bytes
+    finally:
+        backend.close()
