@@ -208,6 +208,17 @@ def test_the_exporter_target_is_up(stack: Stack) -> None:
     assert podman_up["value"][1] == "1"
 
 
+def test_every_rule_is_loaded_and_evaluates_without_error(stack: Stack) -> None:
+    def evaluated() -> list[dict[str, Any]]:
+        body = get_json(f"http://127.0.0.1:{stack.prometheus_port}/api/v1/rules")
+        return [rule for group in body["data"]["groups"] for rule in group["rules"]]
+
+    loaded = wait(evaluated, "rule evaluations",
+                  lambda rules: all(r["health"] != "unknown" for r in rules))
+    assert len(loaded) == len(queries.rules())
+    assert [(r["name"], r.get("lastError")) for r in loaded if r["health"] != "ok"] == []
+
+
 def running_container(stack: Stack) -> dict[str, str]:
     """Return the labels of a running container with a memory limit and a plain name."""
     result = stack.query(
