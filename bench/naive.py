@@ -58,7 +58,7 @@ def registry_for(snapshot: Snapshot) -> CollectorRegistry:
     """Return a registry with the Snapshot's families and the process, platform and GC
     collectors: the series the exporter serves."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(snapshot, MetricOptions()))  # type: ignore[arg-type]
+    registry.register(SnapshotCollector(snapshot, MetricOptions()))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
