@@ -125,3 +125,14 @@ def test_service_outage(podman_env: PodmanEnv, watching: Exporter,
     back = watching.wait_for(lambda s: value(s, "podman_up") == 1 and _has(
         s, podman_env.names["running"]), "podman_up 1 with containers again")
     assert value(back, "podman_host_memory_total_bytes") > 0
+
+
+def test_auto_detects_each_api(podman_env: PodmanEnv, varlink_bridge: str,
+                               exporter: Start) -> None:
+    """``--podman.api=auto`` picks REST on Podman's socket and varlink on the bridge's."""
+    exited = podman_env.names["exited"]
+    rest = exporter("auto", podman_env.url).scrape()
+    assert value(rest, "podman_container_exit_code", name=exited) == 3
+    varlink = exporter("auto", varlink_bridge).scrape()
+    assert value(varlink, "podman_container_state", name=exited) == ContainerState.EXITED
+    assert "podman_container_exit_code" not in varlink
