@@ -21,7 +21,12 @@ async def respond(
     headers: tuple[tuple[bytes, bytes], ...] = (),
     head: bool = False,
 ) -> None:
-    """Send a complete response (headers only for HEAD)."""
+    """Send a complete response (headers only for HEAD).
+
+    Returns once the body has left the server's buffers (the last, empty message waits
+    for the transport to drain): a client that does not read keeps its request in
+    flight, so ``--web.max-requests`` counts it.
+    """
     await send({
         "type": "http.response.start",
         "status": status,
@@ -31,7 +36,11 @@ async def respond(
             *headers,
         ],
     })
-    await send({"type": "http.response.body", "body": b"" if head else body})
+    if head or not body:
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await send({"type": "http.response.body", "body": body, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 def header(scope: Scope, name: bytes) -> str:
