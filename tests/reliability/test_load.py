@@ -131,15 +131,15 @@ def _slow_reader(port: int) -> socket.socket:
 
 def test_max_requests_answers_503_past_the_limit(tmp_path: Path,
                                                  figures: dict[str, Any]) -> None:
-    """Slow readers of a 2 MB body keep requests in flight; past --web.max-requests
+    """Slow readers of a 6 MB body keep requests in flight; past --web.max-requests
     the next request is answered 503 at once, and 200 again once they leave."""
-    sim = Simulator(tmp_path / "podman.sock", tmp_path / "sim.log", ["--containers", "1500"])
+    sim = Simulator(tmp_path / "podman.sock", tmp_path / "sim.log", ["--containers", "5000"])
     try:
         with exporter(sim.address, "varlink", tmp_path / "exporter.log",
                       ["--web.max-requests", "4", "--collect.interval", "5s",
                        "--podman.timeout", "5s"]) as exp:
             exp.wait_for(up_is(1), "podman_up 1")
-            assert len(exp.probe().body) > 1_000_000, "the body must outgrow socket buffers"
+            assert len(exp.probe().body) > 5_000_000, "the body must outgrow the 4 MB socket buffers"
             _check_limit(exp, figures)
     finally:
         sim.stop()
