@@ -134,3 +134,21 @@ def test_unreachable_service(service_outage: PodmanEnv) -> None:
     service_outage.start_service()
     assert backend.list_containers().items
     backend.close()
+
+
+def test_stop_grace_longer_than_call_timeout(podman_env: PodmanEnv) -> None:
+    """A stop whose grace period outlasts the per-call timeout still succeeds.
+
+    ``sleep`` as PID 1 ignores SIGTERM, so Podman waits the whole grace period.
+    """
+    name = "e2e-slow-stop"
+    cid = podman_env.podman("run", "-d", "--network", podman_env.network, "--name", name,
+                            IMAGE, "sleep", "100000").strip()
+    backend = RestBackend(podman_env.url, timeout=1.0, connections=1)
+    try:
+        assert backend.stop_container(name, 3) == cid
+        assert inspect(podman_env, name)["State"]["Status"] == "exited"  # type: ignore[index]
+        assert backend.list_containers().items  # the connection is usable afterwards
+    finally:
+        backend.close()
+        podman_env.podman("rm", "-f", "-t", "0", name)

@@ -120,8 +120,9 @@ class RestBackend:
 
     # Maintenance actions -------------------------------------------------------------
 
-    def _post(self, path: str, **q: str) -> Any:
-        return decode(*self._http.request("POST", path, q.items()), what=path)
+    def _post(self, path: str, grace: float = 0.0, **q: str) -> Any:
+        timeout = self._http.timeout + grace
+        return decode(*self._http.request("POST", path, q.items(), timeout=timeout), what=path)
 
     def _container_id(self, name: str) -> str:
         return _id_of(self.inspect_container(name), name)
@@ -137,13 +138,13 @@ class RestBackend:
     def stop_container(self, name: str, timeout: int) -> str:
         """Stop a container; return its id."""
         cid = self._container_id(name)
-        self._post(f"/containers/{cid}/stop", timeout=str(timeout))
+        self._post(f"/containers/{cid}/stop", grace=timeout, timeout=str(timeout))
         return cid
 
     def restart_container(self, name: str, timeout: int) -> str:
         """Restart a container; return its id."""
         cid = self._container_id(name)
-        self._post(f"/containers/{cid}/restart", t=str(timeout))
+        self._post(f"/containers/{cid}/restart", grace=timeout, t=str(timeout))
         return cid
 
     def kill_container(self, name: str, signal: int) -> str:
@@ -167,9 +168,10 @@ class RestBackend:
     def remove_container(self, name: str, force: bool) -> str:
         """Remove a container; return its id."""
         cid = self._container_id(name)
-        status, body = self._http.request(
-            "DELETE", f"/containers/{cid}", [("force", str(force).lower())]
-        )
+        # force stops a running container first: kill it at once (timeout=0) rather than
+        # wait Podman's default 10 s, which would outlast the call's timeout.
+        query = [("force", "true"), ("timeout", "0")] if force else [("force", "false")]
+        status, body = self._http.request("DELETE", f"/containers/{cid}", query)
         _raise_report_errors(decode(status, body, what=f"remove {name}"))
         return cid
 

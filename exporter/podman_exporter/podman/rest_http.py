@@ -82,24 +82,34 @@ class HttpPool:
         self._closed = False
 
     def request(
-        self, method: str, path: str, params: Params = (), body: bytes | None = None
+        self, method: str, path: str, params: Params = (), body: bytes | None = None,
+        timeout: float | None = None,
     ) -> tuple[int, bytes]:
-        """Return (status, body) of one request under the libpod prefix."""
+        """Return (status, body) of one request under the libpod prefix.
+
+        ``timeout`` overrides the pool's per-call timeout for this request (for
+        actions that Podman itself lets run longer, such as a stop with a grace period).
+        """
         target = _target(path, params)
         if not self._slots.acquire(timeout=self.timeout):
             raise PodmanUnavailable(f"no free connection to {self.path} within {self.timeout}s")
         try:
-            return self._request(method, target, body)
+            return self._request(method, target, body, timeout or self.timeout)
         finally:
             self._slots.release()
 
-    def _request(self, method: str, target: str, body: bytes | None) -> tuple[int, bytes]:
+    def _request(
+        self, method: str, target: str, body: bytes | None, timeout: float
+    ) -> tuple[int, bytes]:
         reused = True
         try:
             conn = self._idle.get_nowait()
         except queue.Empty:
             conn, reused = UnixHTTPConnection(self.path, self.timeout), False
         for attempt in (0, 1):
+            conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
             try:
                 conn.request(method, target, body=body, headers={"Accept": "application/json"})
                 resp = conn.getresponse()
@@ -115,6 +125,9 @@ class HttpPool:
             if resp.will_close or self._closed:
                 conn.close()
             else:
+                if timeout != self.timeout and conn.sock is not None:
+                    conn.sock.settimeout(self.timeout)
+                conn.timeout = self.timeout
                 self._idle.put(conn)
             return resp.status, data
         raise AssertionError("unreachable")  # pragma: no cover
