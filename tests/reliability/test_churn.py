@@ -32,7 +32,7 @@ def next_scrape(exp: Exporter, after: Scrape) -> Scrape:
     return scrape
 
 
-def churn(sim: Simulator, exp: Exporter, seconds: float, warmup: float,
+def churn(sim: Simulator, exp: Exporter, seconds: float, warmup: float, *,
           figures: dict[str, Any], tag: str) -> None:
     """Churn BATCH containers per cycle for ``seconds``; check series and RSS."""
     baseline = next_scrape(exp, exp.scrape())
@@ -74,7 +74,7 @@ def _run(tmp_path: Path, seconds: float, warmup: float, figures: dict[str, Any],
     try:
         with exporter(sim.address, "varlink", tmp_path / "exporter.log") as exp:
             exp.wait_for(up_is(1), "podman_up 1")
-            churn(sim, exp, seconds, warmup, figures, tag)
+            churn(sim, exp, seconds, warmup, figures=figures, tag=tag)
     finally:
         sim.stop()
 
