@@ -152,9 +152,10 @@ class VarlinkBackend:
             raise PodmanUnavailable(f"cannot connect to {self.target}: {exc}") from exc
         return self._client.open(INTERFACE_NAME, connection=sock)
 
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
+    def call(self, method: str, *, grace: float = 0.0, **params: Any) -> dict[str, Any]:
         """Return the reply parameters of one call; map failures to backend errors.
 
+        ``grace`` extends the timeout of this call (a stop waits for the container).
         A read-only call that fails on a pooled connection (other than by timing out)
         is retried once on a new one: the service may have restarted since.
         """
@@ -162,7 +163,11 @@ class VarlinkBackend:
         try:
             try:
                 with self._connection() as (handle, reused):
+                    if grace:
+                        handle._connection.settimeout(self._timeout + grace)
                     reply = getattr(handle, method)(**params)
+                    if grace:
+                        handle._connection.settimeout(self._timeout)
             except (OSError, ValueError, varlink.ConnectionError) as exc:
                 if not reused or isinstance(exc, TimeoutError) or not method.startswith(_READS):
                     raise
@@ -196,21 +201,26 @@ class VarlinkBackend:
     def container_stats(self, ids: Sequence[str]) -> Batch[ContainerStats]:
         """Return stats of the given containers, fetched concurrently over the pool.
 
-        Containers that vanished meanwhile are left out. Once one call fails to reach
-        the service, or the stats budget is spent, the remaining calls are skipped:
-        a hung service costs one timeout, not one per container. Raises
-        PartialFailure (with what was fetched) or PodmanUnavailable (nothing was).
+        Containers that vanished meanwhile are left out; one the service answers with
+        an error is missing. Once one call fails to reach the service, or the stats
+        budget is spent, the remaining calls are skipped: a hung service costs one
+        timeout, not one per container. Raises PartialFailure (with what was fetched)
+        or PodmanUnavailable (nothing was).
         """
         deadline = time.monotonic() + self._stats_budget
         failure: list[str] = []
+        unreachable: list[str] = []
 
         def one(cid: str) -> object:
-            if failure or time.monotonic() > deadline:
+            if unreachable or time.monotonic() > deadline:
                 return _SKIPPED
             try:
                 return self.call("GetContainerStats", name=cid).get("container")
             except NotFound:
                 return _VANISHED
+            except PodmanUnavailable as exc:
+                unreachable.append(str(exc))
+                return _SKIPPED
             except PodmanError as exc:
                 failure.append(str(exc))
                 return _SKIPPED
@@ -220,9 +230,9 @@ class VarlinkBackend:
         batch = parse_records(wanted, varlink_parse.stats, "stats")
         missing = sum(1 for r in replies if r is _SKIPPED)
         if missing:
-            reason = failure[0] if failure else "stats budget spent"
+            reason = (unreachable or failure or ["stats budget spent"])[0]
             message = f"stats missing for {missing} of {len(ids)} containers: {reason}"
-            if not batch.items and len(ids) == missing:
+            if unreachable and not batch.items and len(ids) == missing:
                 raise PodmanUnavailable(message)
             raise PartialFailure(message, batch)
         return batch
@@ -265,8 +275,8 @@ class VarlinkBackend:
         value = self.call(method, **params).get(field)
         return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
-    def _id(self, method: str, field: str, **params: Any) -> str:
-        value = self.call(method, **params).get(field)
+    def _id(self, method: str, field: str, grace: float = 0.0, **params: Any) -> str:
+        value = self.call(method, grace=grace, **params).get(field)
         return value if isinstance(value, str) else ""
 
     def delete_stopped_containers(self) -> list[str]:
@@ -279,11 +289,11 @@ class VarlinkBackend:
 
     def stop_container(self, name: str, timeout: int) -> str:
         """StopContainer; return the id."""
-        return self._id("StopContainer", "container", name=name, timeout=timeout)
+        return self._id("StopContainer", "container", timeout, name=name, timeout=timeout)
 
     def restart_container(self, name: str, timeout: int) -> str:
         """RestartContainer; return the id."""
-        return self._id("RestartContainer", "container", name=name, timeout=timeout)
+        return self._id("RestartContainer", "container", timeout, name=name, timeout=timeout)
 
     def kill_container(self, name: str, signal: int) -> str:
         """KillContainer; return the id."""
@@ -299,7 +309,9 @@ class VarlinkBackend:
 
     def remove_container(self, name: str, force: bool) -> str:
         """RemoveContainer; return the id."""
-        return self._id("RemoveContainer", "container", name=name, force=force)
+        # a forced remove stops the container first, with Podman's default 10 s grace
+        return self._id("RemoveContainer", "container", 10.0 if force else 0.0,
+                        name=name, force=force)
 
     def remove_image(self, name: str, force: bool) -> str:
         """RemoveImage; return the id."""
