@@ -6,9 +6,11 @@ or gzip), so its cost does not grow with the number of containers.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import gzip
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from prometheus_client.exposition import choose_encoder
@@ -22,6 +24,19 @@ from podman_exporter.snapshot.snapshot import Snapshot
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 GZIP_LEVEL = 6
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    """Return glibc's malloc_trim, or None where the C library has none (musl, macOS)."""
+    name = ctypes.util.find_library("c")
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
+    return trim
+
+
+_TRIM = _malloc_trim()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +103,10 @@ class ExpositionCache:
     def publish(self, snapshot: Snapshot) -> None:
         """Render a Snapshot and make it the one served."""
         self._current = render(snapshot, self._options, self._extra)
+        if _TRIM is not None:
+            # A collection frees megabytes of replies, records and sample lines; without
+            # this glibc keeps them in the heap (about 10 MB at 1,000 containers).
+            _TRIM(0)
         if snapshot.up and self.first_success is None:
             self.first_success = snapshot.taken_at
         self._ready.set()
