@@ -125,7 +125,7 @@ def expose(r: Replies) -> str:
     exposition = render(snapshot, OPTIONS)
     text = exposition.text.plain.decode("utf-8")
     scrape = parse(text)
-    list(parse_openmetrics(exposition.openmetrics.plain.decode("utf-8")))
+    list(parse_openmetrics(exposition.openmetrics.plain.decode("utf-8")))  # type: ignore[no-untyped-call]
     info_ids = sorted(s.labels["id"] for s in scrape.get("podman_container_info", []))
     assert info_ids == sorted(c.id[:12] for c in containers.items)
     for name, count in bad.items():
