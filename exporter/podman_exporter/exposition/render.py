@@ -10,13 +10,14 @@ import ctypes
 import ctypes.util
 import gzip
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from prometheus_client.exposition import choose_encoder
+from prometheus_client import Metric
+from prometheus_client.exposition import choose_encoder, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.registry import Collector
 
-from podman_exporter.exposition.fast import render_both
 from podman_exporter.metrics import build_families
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.snapshot.snapshot import Snapshot
@@ -37,6 +38,16 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 
 _TRIM = _malloc_trim()
+
+
+class _Families:
+    """The minimal registry the prometheus_client generators accept."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +88,9 @@ def render(
     families = list(build_families(snapshot, options))
     for collector in extra:
         families.extend(collector.collect())
-    text, openmetrics = render_both(families)
+    registry = _Families(families)
+    text = generate_latest(registry)
+    openmetrics = generate_openmetrics(registry)  # type: ignore[no-untyped-call]
     return Exposition(
         snapshot=snapshot,
         text=Body.of(TEXT_CONTENT_TYPE, text),
