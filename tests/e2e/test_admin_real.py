@@ -46,7 +46,7 @@ def zoo(podman: PodmanEnv) -> dict[str, str]:
              "paused": ["run", "-d", *net, "--name", "a-paused", *sleep],
              "exited": ["run", *net, "--name", "a-exited", IMAGE, "sh", "-c", "exit 2"],
              "created": ["create", *net, "--name", "a-created", *sleep]}
-    podman.run_parallel([cmd + [] for cmd in names.values() if cmd[0] != "run" or "-d" in cmd])
+    podman.run_parallel([cmd for cmd in names.values() if cmd[0] != "run" or "-d" in cmd])
     podman.podman(*names["exited"], check=False)
     podman.podman("pause", "a-paused")
     return {role: podman.podman("inspect", "--format", "{{.Id}}", f"a-{role}").strip()
