@@ -223,10 +223,11 @@ class Fleet(FleetCore):
             return c.exit_code
 
     def delete_stopped(self) -> list[str]:
-        """Remove every container that is not running; return their ids."""
+        """Remove every container that is neither running nor paused (a paused one cannot
+        be removed without force, as in Podman's prune); return their ids."""
         with self._lock:
             self._tick()
-            gone = [c for c in self._by_id.values() if not c.running]
+            gone = [c for c in self._by_id.values() if c.status not in ("running", "paused")]
             for c in gone:
                 self._drop(c)
             return [c.id for c in gone]
