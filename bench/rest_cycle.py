@@ -93,7 +93,8 @@ def main() -> int:
         backend = RestBackend(env.url, timeout=30, connections=4)
         containers = backend.list_containers().items
         running = [c.id for c in containers if c.state.name == "RUNNING"]
-        print(f"Podman {backend.host_info().version.version}: {len(containers)} containers, "
+        version = backend.host_info().items[0].version.version
+        print(f"Podman {version}: {len(containers)} containers, "
               f"{len(running)} running\n")
         client_choice(env, runs=200)
         run_cycles(env, backend, running, args.cycles)

@@ -12,7 +12,6 @@ Without podman the tests are skipped, except in CI (``CI=true``) where they fail
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -20,18 +19,9 @@ from pathlib import Path
 
 import pytest
 from exporter_proc import Exporter, value
-from podman_env import PodmanEnv
+from podman_env import PodmanEnv, require
 
 from podman_exporter.podman.rest import RestBackend
-
-
-def require(tool: str) -> None:
-    """Fail (CI) or skip (elsewhere) when ``tool`` is not installed."""
-    if shutil.which(tool) is None:
-        reason = f"{tool} is not installed (apt-get install podman runc busybox-static)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 IMAGE = "localhost/busybox:e2e"
 BUSYBOX = "/bin/busybox"
 APPLETS = ("sh", "sleep", "true", "false", "yes", "cat", "echo", "ls", "env")
@@ -191,3 +193,12 @@ def _pings(path: Path) -> bool:
             return b" 200 " in s.recv(64)
     except OSError:
         return False
+
+
+def require(tool: str) -> None:
+    """Fail (CI) or skip (elsewhere) when ``tool`` is not installed."""
+    if shutil.which(tool) is None:
+        reason = f"{tool} is not installed (apt-get install podman runc busybox-static)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)

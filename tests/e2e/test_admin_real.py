@@ -14,9 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import require
 from exporter_proc import Exporter
-from podman_env import IMAGE, PodmanEnv, busybox_rootfs
+from podman_env import IMAGE, PodmanEnv, busybox_rootfs, require
 
 TOKEN = "e2e-admin-token-0123456789"
 UNUSED_IMAGE = "localhost/unused:e2e"

@@ -105,7 +105,7 @@ def test_images_volumes_pods_info(podman_env: PodmanEnv, rest_backend: RestBacke
     assert [(p.name, p.state, p.containers) for p in pods] == [
         (podman_env.names["pod"], PodState.RUNNING, 3)]
     info = json.loads(podman_env.podman("info", "--format", "json"))
-    host = rest_backend.host_info()
+    host = rest_backend.host_info().items[0]
     assert host.mem_total_bytes == info["host"]["memTotal"]
     assert host.cpus == info["host"]["cpus"]
     assert host.graph_root == str(podman_env.base / "root")

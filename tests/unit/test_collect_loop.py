@@ -59,9 +59,9 @@ class FleetBackend:
         self._check("images")
         return Batch((Image(id="sha256:aa"),))
 
-    def host_info(self) -> HostInfo:
+    def host_info(self) -> Batch[HostInfo]:
         self._check("host")
-        return HostInfo(hostname="h")
+        return Batch((HostInfo(hostname="h"),))
 
     def list_pods(self) -> Batch[Pod]:
         raise Unsupported("no pods")

@@ -39,7 +39,7 @@ def test_lists_match_the_fleet(sim: SimulatorHandle, backend: VarlinkBackend) ->
     assert all(s.cpu_seconds is not None and s.mem_usage_bytes for s in stats.items)
     images = backend.list_images()
     assert len(images.items) == 8 and all(i.size_bytes for i in images.items)
-    host = backend.host_info()
+    host = backend.host_info().items[0]
     assert host.mem_total_bytes and host.cpus and host.uptime_seconds
     assert host.version.version  # from GetVersion: podman_version was never filled
     assert host.swap_total_bytes is None  # never filled by the service
@@ -70,7 +70,7 @@ def test_not_found_action(backend: VarlinkBackend) -> None:
 
 def test_get_info_falls_back_to_info(sim: SimulatorHandle, backend: VarlinkBackend) -> None:
     sim.faults.set(Faults(seed_naming=True))
-    assert backend.host_info().mem_total_bytes
+    assert backend.host_info().items[0].mem_total_bytes
     assert sim.calls().get("io.projectatomic.podman.Info", 0) == 1
 
 
@@ -147,6 +147,6 @@ def test_bridge_command(sim: SimulatorHandle) -> None:
     backend = VarlinkBackend(None, bridge=command, timeout=5.0, connections=2)
     try:
         assert sorted(c.id for c in backend.list_containers().items) == sorted(sim.fleet.ids())
-        assert backend.host_info().mem_total_bytes
+        assert backend.host_info().items[0].mem_total_bytes
     finally:
         backend.close()

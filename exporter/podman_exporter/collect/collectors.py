@@ -77,7 +77,11 @@ def _images() -> Fetch:
 
 
 def _host() -> Fetch:
-    return lambda backend, _: Outcome(backend.host_info())
+    def fetch(backend: PodmanBackend, _: Mapping[str, object]) -> Outcome:
+        batch = backend.host_info()
+        return Outcome(batch.items[0], batch.bad)
+
+    return fetch
 
 
 def _pods() -> Fetch:

@@ -72,8 +72,9 @@ class PodmanBackend(Protocol):
         """Return every image in local storage."""
         ...
 
-    def host_info(self) -> HostInfo:
-        """Return host, store and version information."""
+    def host_info(self) -> Batch[HostInfo]:
+        """Return host, store and version information (one record, and whether it was
+        malformed)."""
         ...
 
     def list_pods(self) -> Batch[Pod]:

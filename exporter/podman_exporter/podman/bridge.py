@@ -79,11 +79,11 @@ class PodmanBridge:
 
     def GetVersion(self) -> dict[str, Any]:  # noqa: N802
         """Return ``{"version": Version}``."""
-        return {"version": vmap.version(self._call(self.backend.host_info))}
+        return {"version": vmap.version(self._call(self.backend.host_info).items[0])}
 
     def GetInfo(self) -> dict[str, Any]:  # noqa: N802
         """Return ``{"info": PodmanInfo}``."""
-        return {"info": vmap.info(self._call(self.backend.host_info))}
+        return {"info": vmap.info(self._call(self.backend.host_info).items[0])}
 
     def Info(self) -> dict[str, Any]:  # noqa: N802
         """Return what GetInfo returns (the seed index's name for it)."""

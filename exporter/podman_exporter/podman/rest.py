@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from podman_exporter.podman import rest_parse as parse
 from podman_exporter.podman.backend import PodmanError
-from podman_exporter.podman.fields import MalformedRecord, Record, parse_records
+from podman_exporter.podman.fields import Record, parse_records
 from podman_exporter.podman.rest_http import HttpPool, decode, socket_path, speaks_rest
 from podman_exporter.snapshot.model import (
     Batch,
@@ -103,12 +103,12 @@ class RestBackend:
         """Return every image in local storage."""
         return self._batch("/images/json", parse.image, "image")
 
-    def host_info(self) -> HostInfo:
+    def host_info(self) -> Batch[HostInfo]:
         """Return host, store and version information from ``info``."""
-        try:
-            return parse.host_info(Record(self._http.get_json("/info")))
-        except MalformedRecord as exc:
-            raise PodmanError(f"info: {exc}") from exc
+        batch = parse_records([self._http.get_json("/info")], parse.host_info, "host info")
+        if not batch.items:
+            raise PodmanError("info: the reply is not an object")
+        return batch
 
     def list_pods(self) -> Batch[Pod]:
         """Return every pod."""

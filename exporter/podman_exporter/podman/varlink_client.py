@@ -242,7 +242,7 @@ class VarlinkBackend:
         reply = self.call("ListImages").get("images")
         return parse_records(reply, varlink_parse.image, "image")
 
-    def host_info(self) -> HostInfo:
+    def host_info(self) -> Batch[HostInfo]:
         """Return host info (GetInfo, or the seed's Info) and the version (GetVersion)."""
         try:
             info = self.call(self._info_method).get("info")
@@ -255,11 +255,10 @@ class VarlinkBackend:
             version: Record | None = Record(self.call("GetVersion").get("version"))
         except (Unsupported, ValueError):
             version = None
-        record = Record(info if isinstance(info, dict) else {})
-        parsed = varlink_parse.host_info(record, version)
-        if record.problems:
-            log.warning("malformed host info from Podman: %s", "; ".join(record.problems[:3]))
-        return parsed
+        batch = parse_records([info], lambda r: varlink_parse.host_info(r, version), "host info")
+        if not batch.items:
+            raise PodmanError(f"{self._info_method}: the reply holds no info object")
+        return batch
 
     def list_pods(self) -> Batch[Pod]:
         """Pods do not exist in this interface."""
