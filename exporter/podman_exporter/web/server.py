@@ -11,6 +11,9 @@ import uvicorn
 from podman_exporter.web.asgi import ASGIApp
 
 BACKLOG = 1024
+MAX_CONNECTIONS = 1024
+"""Open connections (idle ones included) past which uvicorn answers 503 instead of
+taking more: a flood of silent connections cannot exhaust file descriptors."""
 
 
 def bind(addresses: tuple[tuple[str, int], ...]) -> list[socket.socket]:
@@ -80,6 +83,7 @@ def serve(app: ASGIApp, sockets: list[socket.socket], ssl_context: ssl.SSLContex
         access_log=False,
         server_header=False,
         timeout_keep_alive=30,
+        limit_concurrency=MAX_CONNECTIONS,
         backlog=BACKLOG,
     )
     config.load()
