@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 from exporter_proc import Exporter, value
-from podman_env import PodmanEnv, require
+from podman_env import PodmanEnv
 
 from podman_exporter.podman.rest import RestBackend
+from support import require_tool as require
 
 
 @pytest.fixture(scope="session")

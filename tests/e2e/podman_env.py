@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
+from support import free_port
 
 IMAGE = "localhost/busybox:e2e"
 BUSYBOX = "/bin/busybox"
@@ -37,12 +37,6 @@ events_logger = "file"
 network_config_dir = "{net}"
 """
 
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def busybox_rootfs(dest: Path) -> Path:
@@ -193,12 +187,3 @@ def _pings(path: Path) -> bool:
             return b" 200 " in s.recv(64)
     except OSError:
         return False
-
-
-def require(tool: str) -> None:
-    """Fail (CI) or skip (elsewhere) when ``tool`` is not installed."""
-    if shutil.which(tool) is None:
-        reason = f"{tool} is not installed (apt-get install podman runc busybox-static)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)

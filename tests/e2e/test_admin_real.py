@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 from exporter_proc import Exporter
-from podman_env import IMAGE, PodmanEnv, busybox_rootfs, require
+from podman_env import IMAGE, PodmanEnv, busybox_rootfs
+
+from support import require_tool as require
 
 TOKEN = "e2e-admin-token-0123456789"
 UNUSED_IMAGE = "localhost/unused:e2e"

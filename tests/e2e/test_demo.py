@@ -3,10 +3,7 @@ and comes back."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from support import free_port, require_tool
 
 EXPECTED_FAMILIES = {
     "podman_container_info", "podman_container_state", "podman_container_created_seconds",
@@ -35,11 +34,6 @@ EXPECTED_FAMILIES = {
     "process_resident_memory_bytes",
 }
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start(*args: str) -> subprocess.Popen[bytes]:
@@ -106,11 +100,7 @@ def test_demo_serves_every_family_and_moves(demo: int) -> None:
 
 
 def test_promtool_accepts_live_output(demo: int) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool missing in CI (Debian package prometheus)")
-        pytest.skip("promtool not installed")
+    promtool = require_tool("promtool")
     with urllib.request.urlopen(f"http://127.0.0.1:{demo}/metrics", timeout=5) as resp:
         body = resp.read()
     result = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,

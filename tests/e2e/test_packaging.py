@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 
 import podman_exporter
+from support import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "exporter" / "podman_exporter"
@@ -159,21 +159,12 @@ def test_installed_wheel_serves_demo_metrics(demo: tuple[subprocess.Popen[str], 
     assert _get(f"{base}/healthz")[0] == 200
 
 
-def _require_podman() -> str:
-    """Return the podman binary: a failure in CI, a skip elsewhere."""
-    found = shutil.which("podman")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("podman is not installed (CI needs it)")
-        pytest.skip("podman is not installed")
-    return found
-
 
 @pytest.mark.realpodman
 def test_dockerignore_sends_only_what_the_image_build_copies(tmp_path: Path) -> None:
     """Build the repo's context with the repo's .dockerignore into a FROM scratch
     image (no base image needed) and list what arrived."""
-    podman = _require_podman()
+    podman = require_tool("podman")
     containerfile = tmp_path / "Containerfile"
     containerfile.write_text("FROM scratch\nCOPY . /ctx/\n")
     tag = f"localhost/podman-exporter-context:{os.getpid()}"

@@ -8,12 +8,9 @@ everything else in the rules (expressions, thresholds, windows) stays as shipped
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,18 +24,10 @@ from typing import Any
 import pytest
 import varlink
 
+from support import free_port, require_modules
+from support import require_tool as require
 
-def _require_modules(*names: str) -> None:
-    """Fail (CI) or skip (elsewhere) this module when a test dependency is missing."""
-    for name in names:
-        if importlib.util.find_spec(name) is None:
-            reason = f"{name} is not installed (pip install -e '.[test]')"
-            if os.environ.get("CI") == "true":
-                pytest.fail(reason, pytrace=False)
-            pytest.skip(reason, allow_module_level=True)
-
-
-_require_modules("promql_parser")
+require_modules("promql_parser")
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "dashboards"))
 
@@ -55,22 +44,6 @@ REST_ONLY = frozenset({
 PLAIN_NAME = re.compile(r"[a-z0-9_]+")
 
 
-def require(tool: str) -> str:
-    """Return the tool's path; fail in CI and skip elsewhere when it is missing."""
-    path = shutil.which(tool)
-    if path is None:
-        reason = f"{tool} is not installed (apt-get install prometheus prometheus-alertmanager)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def get_json(url: str) -> Any:

@@ -10,7 +10,6 @@ Targets, all from the same web.yml (which ``promtool check web-config`` accepts)
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import ssl
@@ -33,22 +32,13 @@ from podman_env import free_port
 from podman_exporter.web.auth import apply_web_config
 from podman_exporter.web.tls import build_ssl_context
 from podman_exporter.web.webconfig import load_web_config
+from support import require_tool as require
 
 pytestmark = pytest.mark.prometheus
 
 PASSWORD = "scrape-me-please"
 METRICS = b"# HELP tiny_up A tiny app.\n# TYPE tiny_up gauge\ntiny_up 1\n"
 
-
-def require(tool: str) -> str:
-    """Return the path of ``tool``; fail in CI and skip elsewhere when it is missing."""
-    path = shutil.which(tool)
-    if path is None:
-        reason = f"{tool} is not installed (apt-get install prometheus)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
 
 
 async def tiny_app(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -8,10 +8,7 @@ simulator runs as another one and is steered through its control interface
 from __future__ import annotations
 
 import http.client
-import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,26 +24,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from podman_exporter.sim import CONTROL_INTERFACE, control_interface
+from support import free_port
 
 Scrape = dict[str, list[Sample]]
 
 
-def require(tool: str) -> str:
-    """Return the path of ``tool``; fail in CI (``CI=true``) or skip elsewhere if missing."""
-    found = shutil.which(tool)
-    if found is None:
-        reason = f"{tool} is not installed (see scripts/test for the Debian packages)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return found
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def parse(body: str) -> Scrape:

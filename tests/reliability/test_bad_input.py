@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
 )
-from rel_procs import parse, require
+from rel_procs import parse
 from rel_strategies import (
     CONTAINER_LABEL_KEYS,
     HEX_ID,
@@ -39,6 +39,7 @@ from podman_exporter.podman import rest_parse, varlink_parse
 from podman_exporter.podman.fields import Record, parse_records
 from podman_exporter.snapshot.model import Batch, HostInfo
 from podman_exporter.snapshot.snapshot import CollectorStatus, Snapshot
+from support import require_tool as require
 
 OPTIONS = MetricOptions(container_labels=CONTAINER_LABEL_KEYS, version="0.0.0-test",
                         python_version="3.11.0")

@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 from podman_env import IMAGE, PodmanEnv
 from rel_faults import after_change, all_down, all_up, probe_for
-from rel_procs import Exporter, exporter, require, success
+from rel_procs import Exporter, exporter, success
+
+from support import require_tool as require
 
 pytestmark = [pytest.mark.realpodman, pytest.mark.timeout(300)]
 

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rel_procs import Exporter, Simulator, exporter, get, require, up_is
+from rel_procs import Exporter, Simulator, exporter, get, up_is
+
+from support import require_tool as require
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -3,10 +3,7 @@ documented, annotated and tested firing and quiet; every metric they use exists.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,18 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+from support import require_modules, require_tool
 
-def _require_modules(*names: str) -> None:
-    """Fail (CI) or skip (elsewhere) this module when a test dependency is missing."""
-    for name in names:
-        if importlib.util.find_spec(name) is None:
-            reason = f"{name} is not installed (pip install -e '.[test]')"
-            if os.environ.get("CI") == "true":
-                pytest.fail(reason, pytrace=False)
-            pytest.skip(reason, allow_module_level=True)
-
-
-_require_modules("promql_parser")
+require_modules("promql_parser")
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "dashboards"))
 
@@ -38,15 +26,6 @@ RUNBOOKS = REPO / "docs" / "alerts.md"
 SEVERITIES = {"critical", "warning", "info"}
 
 
-def promtool() -> str:
-    """Return the promtool path; fail in CI and skip elsewhere when it is missing."""
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is not installed (apt-get install prometheus)")
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
-    return path
-
 
 def alerts() -> list[dict[str, Any]]:
     """Return the alerting rules."""
@@ -55,7 +34,7 @@ def alerts() -> list[dict[str, Any]]:
 
 def test_promtool_check_rules_with_lint() -> None:
     result = subprocess.run(
-        [promtool(), "check", "rules", "--lint=all", str(RULES)],
+        [require_tool("promtool"), "check", "rules", "--lint=all", str(RULES)],
         capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -64,7 +43,7 @@ def test_promtool_check_rules_with_lint() -> None:
 
 def test_promtool_unit_tests_pass() -> None:
     result = subprocess.run(
-        [promtool(), "test", "rules", str(RULE_TESTS)],
+        [require_tool("promtool"), "test", "rules", str(RULE_TESTS)],
         capture_output=True, text=True, check=False, cwd=RULE_TESTS.parent,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -4,9 +4,7 @@ grafana-foundation-sdk, following the conventions, and using only metrics that e
 from __future__ import annotations
 
 import enum
-import importlib.util
 import json
-import os
 import sys
 import types
 import typing
@@ -16,18 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
+from support import require_modules
 
-def _require_modules(*names: str) -> None:
-    """Fail (CI) or skip (elsewhere) this module when a test dependency is missing."""
-    for name in names:
-        if importlib.util.find_spec(name) is None:
-            reason = f"{name} is not installed (pip install -e '.[test]')"
-            if os.environ.get("CI") == "true":
-                pytest.fail(reason, pytrace=False)
-            pytest.skip(reason, allow_module_level=True)
-
-
-_require_modules("promql_parser", "grafana_foundation_sdk")
+require_modules("promql_parser", "grafana_foundation_sdk")
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "dashboards"))
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -26,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from podman_exporter.metrics import build_families
 from podman_exporter.metrics.labels import clean, container_label_names
+from support import require_tool
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
@@ -72,18 +72,9 @@ def test_golden(fleet: str, fmt: str) -> None:
     assert body == path.read_bytes(), f"{path} differs: rerun with UPDATE_GOLDEN=1 and review"
 
 
-def _promtool() -> str | None:
-    found = shutil.which("promtool")
-    if found is None and os.environ.get("CI") == "true":
-        pytest.fail("promtool is not installed (required in CI)")
-    return found
-
-
 @pytest.mark.parametrize("fleet", sorted(fleets.FLEETS))
 def test_promtool_accepts_classic_text(fleet: str) -> None:
-    promtool = _promtool()
-    if promtool is None:
-        pytest.skip("promtool not installed")
+    promtool = require_tool("promtool")
     result = subprocess.run(
         [promtool, "check", "metrics"],
         input=render(fleet, "txt"),

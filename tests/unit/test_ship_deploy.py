@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
+from support import require_tool, unavailable
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 SYSTEMD = DEPLOY / "systemd"
@@ -49,13 +51,12 @@ QUADLET_44_CONTAINER_KEYS = {
 
 
 def _tool(name: str, path: Path | None = None) -> str:
-    """Return the path of a required tool: a failure in CI, a skip elsewhere."""
-    found = str(path) if path and path.exists() else shutil.which(name)
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not installed (CI needs it)")
-        pytest.skip(f"{name} is not installed")
-    return found
+    """Return the path of a required tool (or of ``path`` if given): see support.unavailable."""
+    if path is None:
+        return require_tool(name)
+    if not path.exists():
+        unavailable(f"{name} is not installed ({path} is missing)")
+    return str(path)
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:

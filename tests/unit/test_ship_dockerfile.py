@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import threading
@@ -25,21 +24,12 @@ import pytest
 from dockerfile_parse import DockerfileParser  # type: ignore[import-untyped]
 
 import podman_exporter
+from support import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
-
-def _tool(name: str) -> str:
-    """Return the path of a required tool: a failure in CI, a skip elsewhere."""
-    venv_bin = Path(sys.prefix) / "bin" / name
-    found = str(venv_bin) if venv_bin.exists() else shutil.which(name)
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not installed (CI needs it)")
-        pytest.skip(f"{name} is not installed")
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +68,7 @@ def _global_args(parser: DockerfileParser) -> dict[str, str]:
 
 
 def test_hadolint_finds_nothing() -> None:
-    hadolint = _tool("hadolint")
+    hadolint = require_tool("hadolint")
     done = subprocess.run(
         [hadolint, "--no-color", "--failure-threshold", "style", str(DOCKERFILE)],
         capture_output=True,
@@ -91,7 +81,7 @@ def test_hadolint_finds_nothing() -> None:
 
 def test_hadolint_rejects_a_sloppy_dockerfile(tmp_path: Path) -> None:
     """The lint above can fail: the same tool flags an unpinned, root-run image."""
-    hadolint = _tool("hadolint")
+    hadolint = require_tool("hadolint")
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN pip install podman-exporter\nCMD podman-exporter\n")
     done = subprocess.run(

@@ -6,7 +6,6 @@ must accept exactly what promtool accepts, except for the documented deviations.
 
 from __future__ import annotations
 
-import os
 import shutil
 import ssl
 import subprocess
@@ -24,6 +23,7 @@ from podman_exporter.web.webconfig import (
     WebConfigError,
     load_web_config,
 )
+from support import require_tool
 
 HASH = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(rounds=4)).decode()
 
@@ -121,11 +121,7 @@ DEVIATIONS: list[tuple[str, str, str]] = [
 
 def promtool_accepts(path: str) -> bool:
     """Return whether ``promtool check web-config`` accepts the file."""
-    if shutil.which("promtool") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is not installed (apt-get install prometheus)")
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
-    command = ["promtool", "check", "web-config", path]
+    command = [require_tool("promtool"), "check", "web-config", path]
     run = subprocess.run(command, check=False, capture_output=True)
     return run.returncode == 0
 

@@ -7,8 +7,6 @@ the app. Clients: curl (subprocess) and httpx / the ssl module.
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -27,6 +25,7 @@ import uvicorn
 from podman_exporter.web.auth import apply_web_config, authenticated_user
 from podman_exporter.web.tls import build_ssl_context
 from podman_exporter.web.webconfig import load_web_config
+from support import require_tool
 
 PASSWORD = "correct horse"
 
@@ -108,11 +107,8 @@ def curl(
     port: int, pki: dict[str, Any], *args: str, path: str = "/metrics", trust: bool = True
 ) -> tuple[int, str]:
     """Return curl's exit code and ``<status> <body>`` for one request."""
-    if shutil.which("curl") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("curl is not installed")
-        pytest.skip("curl is not installed (apt-get install curl)")
-    command = ["curl", "-sS", "-w", " %{http_code}", *(["--cacert", pki["ca"]] if trust else [])]
+    trusted = ["--cacert", pki["ca"]] if trust else []
+    command = [require_tool("curl"), "-sS", "-w", " %{http_code}", *trusted]
     run = subprocess.run(
         [*command, *args, f"https://127.0.0.1:{port}{path}"],
         capture_output=True,
@@ -124,12 +120,8 @@ def curl(
 
 def assert_promtool_accepts(path: str) -> None:
     """Fail unless ``promtool check web-config`` accepts the file (skip without promtool)."""
-    if shutil.which("promtool") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("promtool is not installed (apt-get install prometheus)")
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
     run = subprocess.run(
-        ["promtool", "check", "web-config", path], capture_output=True, check=False
+        [require_tool("promtool"), "check", "web-config", path], capture_output=True, check=False
     )
     assert run.returncode == 0, run.stderr
 
