@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import platform
-import re
 from types import MappingProxyType
 
-from prometheus_client.metrics_core import Metric
+from metrics_support import OPTIONS, container, names, series
 
 from podman_exporter import __version__
 from podman_exporter.metrics import MetricOptions, build_families
 from podman_exporter.metrics.labels import REFRESH_NOTE
 from podman_exporter.snapshot.model import (
-    Container,
     ContainerStats,
     HostInfo,
     Image,
@@ -21,24 +19,6 @@ from podman_exporter.snapshot.model import (
     Volume,
 )
 from podman_exporter.snapshot.snapshot import CollectorStatus, Snapshot
-
-OPTIONS = MetricOptions()
-LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-BUILT_IN = {"id", "name", "image", "image_id", "ports", "pod_id", "pod_name"}
-
-
-def series(families: list[Metric], name: str) -> list[tuple[dict[str, str], float]]:
-    """Return (labels, value) of every sample called ``name``."""
-    return [(dict(s.labels), s.value) for f in families for s in f.samples if s.name == name]
-
-
-def names(families: list[Metric]) -> set[str]:
-    return {s.name for f in families for s in f.samples}
-
-
-def container(cid: str, name: str, **kw: object) -> Container:
-    return Container(id=cid * 64 if len(cid) == 1 else cid, name=name, **kw)  # type: ignore[arg-type]
-
 
 # --- sections, exporter, host, pods ------------------------------------------------
 
