@@ -237,3 +237,28 @@ def test_no_action_without_credentials(sim: SimulatorHandle, method: str, path: 
     resp = call(app, method, path.format(c=target, i=image), headers, body)
     assert resp.status_code in (401, 404, 405, 400, 429)
     assert state(sim) == before
+
+
+def test_admin_only_on_its_own_listener(sim: SimulatorHandle) -> None:
+    """--admin.listen-address: /admin answers only there, and only /admin does."""
+    from dataclasses import replace
+
+    app, loop = make_app(sim)
+    router = app
+    assert hasattr(router, "admin_ports")
+    router = replace(router, admin_ports=frozenset({9883}))  # type: ignore[type-var]
+
+    def on(port: int, method: str, path: str) -> int:
+        async def go() -> int:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=router),
+                                         base_url=f"http://t:{port}") as client:
+                return (await client.request(method, path, headers=AUTH)).status_code
+
+        return asyncio.run(go())
+
+    assert on(9883, "GET", "/admin/") == 200
+    assert on(9883, "POST", "/admin/containers/prune?dry_run=true") == 200
+    assert on(9883, "GET", "/metrics") == 404
+    assert on(9882, "GET", "/admin/") == 404
+    assert on(9882, "POST", "/admin/containers/prune") == 404
+    assert on(9882, "GET", "/healthz") == 200

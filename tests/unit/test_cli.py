@@ -71,6 +71,7 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     ([], {"PODMAN_EXPORTER_PODMAN_TIMEOUT": "soon"}, "PODMAN_EXPORTER_PODMAN_TIMEOUT"),
     ([], {"PODMAN_EXPORTER_DEMO": "maybe"}, "invalid boolean"),
     (["--admin.token-file", "/nonexistent/token"], {}, "--admin.token-file"),
+    (["--admin.listen-address", "127.0.0.1:9882"], {}, "other ports than --web.listen-address"),
 ])
 def test_bad_values_are_one_line_and_exit_2(args: list[str], env: dict[str, str],
                                             message: str) -> None:
