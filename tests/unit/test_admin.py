@@ -243,10 +243,9 @@ def test_admin_only_on_its_own_listener(sim: SimulatorHandle) -> None:
     """--admin.listen-address: /admin answers only there, and only /admin does."""
     from dataclasses import replace
 
-    app, loop = make_app(sim)
-    router = app
-    assert hasattr(router, "admin_ports")
-    router = replace(router, admin_ports=frozenset({9883}))  # type: ignore[type-var]
+    app, _ = make_app(sim)
+    assert hasattr(app, "admin_ports")
+    router = replace(app, admin_ports=frozenset({9883}))  # type: ignore[type-var]
 
     def on(port: int, method: str, path: str) -> int:
         async def go() -> int:
