@@ -65,14 +65,12 @@ def value_map(names: dict[int, str], colors: dict[int, str]) -> dm.ValueMap:
     )
 
 
-def variables(
-    extra: list[Builder[dm.VariableModel]] | None = None,
-) -> list[Builder[dm.VariableModel]]:
-    """Return the datasource, job and instance variables, then ``extra``."""
-    job = (
-        db.QueryVariable("job")
-        .label("Job")
-        .query("label_values(podman_up, job)")
+def _host_variable(name: str, label: str, values: str) -> Builder[dm.VariableModel]:
+    """Return a multi-select query variable with "All" (as ``.+``) picked."""
+    return (
+        db.QueryVariable(name)
+        .label(label)
+        .query(values)
         .datasource(DATASOURCE)
         .multi(True)
         .include_all(True)
@@ -81,17 +79,41 @@ def variables(
         .sort(dm.VariableSort.ALPHABETICAL_ASC)
         .current(dm.VariableOption(selected=True, text="All", value="$__all"))
     )
-    instance = (
-        db.QueryVariable("instance")
-        .label("Host")
-        .query('label_values(podman_up{job=~"$job"}, instance)')
-        .datasource(DATASOURCE)
-        .multi(True)
-        .include_all(True)
-        .all_value(".+")
-        .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
-        .sort(dm.VariableSort.ALPHABETICAL_ASC)
-        .current(dm.VariableOption(selected=True, text="All", value="$__all"))
+
+
+def dashboard(
+    title: str, uid: str, description: str, extra: list[Builder[dm.VariableModel]] | None,
+    link: str,
+) -> db.Dashboard:
+    """Return a dashboard with the common settings, variables and a dropdown link to the
+    other Podman dashboards (titled ``link``)."""
+    return (
+        db.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(["podman", "containers"])
+        .time("now-1h", "now")
+        .refresh("30s")
+        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+        .variables(variables(extra))
+        .link(
+            db.DashboardLink(link)
+            .type(dm.DashboardLinkType.DASHBOARDS)
+            .tags(["podman"])
+            .as_dropdown(True)
+            .include_vars(True)
+            .keep_time(True)
+        )
+    )
+
+
+def variables(
+    extra: list[Builder[dm.VariableModel]] | None = None,
+) -> list[Builder[dm.VariableModel]]:
+    """Return the datasource, job and instance variables, then ``extra``."""
+    job = _host_variable("job", "Job", "label_values(podman_up, job)")
+    instance = _host_variable(
+        "instance", "Host", 'label_values(podman_up{job=~"$job"}, instance)'
     )
     source = (
         db.DatasourceVariable("datasource")

@@ -18,6 +18,7 @@ from dashgen.common import (
     SEL,
     STATE_COLORS,
     STATE_NAMES,
+    dashboard,
     finish,
     grid,
     query,
@@ -25,7 +26,6 @@ from dashgen.common import (
     single,
     ts,
     value_map,
-    variables,
 )
 
 UID = "podman-container"
@@ -216,23 +216,12 @@ def _info(board: db.Dashboard) -> db.Dashboard:
 
 def build() -> dm.Dashboard:
     """Return the single-container dashboard."""
-    board = (
-        db.Dashboard("Podman container")
-        .uid(UID)
-        .description("One Podman container: state, CPU, memory, network, block I/O, pids.")
-        .tags(["podman", "containers"])
-        .time("now-1h", "now")
-        .refresh("30s")
-        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
-        .variables(variables([_container_variable()]))
-        .link(
-            db.DashboardLink("Overview")
-            .type(dm.DashboardLinkType.DASHBOARDS)
-            .tags(["podman"])
-            .as_dropdown(True)
-            .include_vars(True)
-            .keep_time(True)
-        )
+    board = dashboard(
+        "Podman container",
+        UID,
+        "One Podman container: state, CPU, memory, network, block I/O, pids.",
+        [_container_variable()],
+        link="Overview",
     )
     for section in (_status, _usage, _info):
         board = section(board)

@@ -15,13 +15,13 @@ from dashgen.common import (
     RATE,
     SECONDS,
     SEL,
+    dashboard,
     finish,
     query,
     row,
     single,
     ts,
     value_map,
-    variables,
 )
 from dashgen.overview_host import host_section, table_section
 
@@ -233,23 +233,12 @@ def _containers(board: db.Dashboard) -> db.Dashboard:
 
 def build() -> dm.Dashboard:
     """Return the overview dashboard."""
-    board = (
-        db.Dashboard("Podman overview")
-        .uid(UID)
-        .description("Podman hosts monitored by podman-exporter: health, containers, host, images.")
-        .tags(["podman", "containers"])
-        .time("now-1h", "now")
-        .refresh("30s")
-        .tooltip(dm.DashboardCursorSync.CROSSHAIR)
-        .variables(variables())
-        .link(
-            db.DashboardLink("Container")
-            .type(dm.DashboardLinkType.DASHBOARDS)
-            .tags(["podman"])
-            .as_dropdown(True)
-            .include_vars(True)
-            .keep_time(True)
-        )
+    board = dashboard(
+        "Podman overview",
+        UID,
+        "Podman hosts monitored by podman-exporter: health, containers, host, images.",
+        None,
+        link="Container",
     )
     for section in (_health, _containers, host_section, table_section):
         board = section(board)
