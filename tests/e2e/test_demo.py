@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -131,3 +132,38 @@ def test_killed_simulator_gives_podman_up_0_then_recovers(tmp_path: Path) -> Non
     finally:
         stop(exporter)
         stop(simulator)
+
+
+def test_json_logs_name_the_actor_and_never_the_token(tmp_path: Path) -> None:
+    import json
+
+    token = "do-not-log-this-token-0123456789"
+    token_file = tmp_path / "token"
+    token_file.write_text(token)
+    token_file.chmod(0o600)
+    port = free_port()
+    log = tmp_path / "exporter.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "podman_exporter", "--demo", "--log.format", "json",
+         "--web.listen-address", f"127.0.0.1:{port}", "--collect.interval", "1s",
+         "--admin.token-file", str(token_file)],
+        stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    try:
+        wait_for(lambda: up(port) == 1)
+        for auth in (f"Bearer {token}", "Bearer wrong-token-wrong-token"):
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/admin/containers/prune?dry_run=true", method="POST",
+                headers={"Authorization": auth})
+            try:
+                urllib.request.urlopen(request, timeout=10).close()
+            except urllib.error.HTTPError as err:
+                assert err.code == 401
+    finally:
+        stop(proc)
+    text = log.read_text()
+    assert token not in text
+    records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    assert all({"ts", "level", "logger", "msg"} <= set(r) for r in records)
+    actions = [r for r in records if r["msg"] == "admin action"]
+    assert actions and actions[0]["who"] == "token" and actions[0]["action"] == "containers_prune"
+    assert any("refused" in r["msg"] for r in records)
