@@ -30,12 +30,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 
+from podman_exporter.web.strict_yaml import Reader, StrictLoader, kind
 from podman_exporter.web.tls import (
     CIPHER_SUITES,
     CURVES,
@@ -59,9 +59,6 @@ __all__ = [
     "load_web_config",
     "parse_web_config",
 ]
-
-_E = TypeVar("_E", bound=StrEnum)
-
 
 # Headers the toolkit lets a web config add, with their allowed values (None = any).
 ALLOWED_HEADERS: Mapping[str, tuple[str, ...] | None] = MappingProxyType(
@@ -107,22 +104,6 @@ class WebConfig:
         return bool(self.basic_auth_users)
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """A safe loader that rejects duplicate mapping keys (like yaml.UnmarshalStrict)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, str | int | float | bool) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            if isinstance(key, str | int | float | bool):
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 _TOP_KEYS = frozenset({"tls_server_config", "http_server_config", "basic_auth_users"})
 _TLS_KEYS = frozenset(
     {
@@ -140,76 +121,9 @@ _TLS_KEYS = frozenset(
 _HTTP_KEYS = frozenset({"headers", "http2"})
 
 
-class _Reader:
-    """Typed access to one parsed section, raising WebConfigError with the field path."""
-
-    def __init__(self, source: str, where: str, value: Any, keys: frozenset[str]) -> None:
-        self.source, self.where = source, where
-        if value is None:
-            value = {}
-        if not isinstance(value, dict):
-            raise self.error("", f"must be a mapping, not {_kind(value)}")
-        for key in value:
-            if key not in keys:
-                raise self.error(str(key), f"unknown field (allowed: {', '.join(sorted(keys))})")
-        self.data: dict[str, Any] = value
-
-    def error(self, key: str, problem: str) -> WebConfigError:
-        """Return the error for ``key`` of this section."""
-        where = ".".join(part for part in (self.where, key) if part)
-        return WebConfigError(self.source, where, problem)
-
-    def string(self, key: str) -> str:
-        """Return the string at ``key`` ("" when absent or null); ints read as text like Go."""
-        value = self.data.get(key)
-        if value is None:
-            return ""
-        if isinstance(value, bool) or not isinstance(value, str | int):
-            raise self.error(key, f"must be a string, not {_kind(value)}")
-        return str(value)
-
-    def boolean(self, key: str, default: bool) -> bool:
-        """Return the boolean at ``key`` or ``default``."""
-        value = self.data.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self.error(key, f"must be true or false, not {value!r}")
-        return value
-
-    def strings(self, key: str) -> tuple[str, ...]:
-        """Return the list of strings at ``key`` (empty when absent)."""
-        value = self.data.get(key)
-        if value is None:
-            return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.error(key, "must be a list of strings")
-        return tuple(value)
-
-    def choice(self, key: str, enum: type[_E], default: _E) -> _E:
-        """Return the enum member named at ``key`` or ``default``."""
-        text = self.string(key)
-        if not text:
-            return default
-        try:
-            return enum(text)
-        except ValueError:
-            allowed = ", ".join(member.value for member in enum)
-            raise self.error(key, f"unknown value {text!r} (expected one of {allowed})") from None
-
-
-def _kind(value: Any) -> str:
-    """Return a short YAML-ish name of a value's type."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
-
-
 def _tls(source: str, raw: Any) -> TLSServerConfig | None:
     """Return the TLS section, or None when it sets none of the fields that enable TLS."""
-    reader = _Reader(source, "tls_server_config", raw, _TLS_KEYS)
+    reader = Reader(source, "tls_server_config", raw, _TLS_KEYS)
     base = os.path.dirname(os.path.abspath(source))
     cert, key = reader.string("cert_file"), reader.string("key_file")
     client_ca, auth_text = reader.string("client_ca_file"), reader.string("client_auth_type")
@@ -264,10 +178,10 @@ def _tls(source: str, raw: Any) -> TLSServerConfig | None:
 
 def _http(source: str, raw: Any) -> HTTPServerConfig:
     """Return the HTTP section with its headers checked against the toolkit's allow-list."""
-    reader = _Reader(source, "http_server_config", raw, _HTTP_KEYS)
+    reader = Reader(source, "http_server_config", raw, _HTTP_KEYS)
     raw_headers = reader.data.get("headers") or {}
     if not isinstance(raw_headers, dict):
-        raise reader.error("headers", f"must be a mapping, not {_kind(raw_headers)}")
+        raise reader.error("headers", f"must be a mapping, not {kind(raw_headers)}")
     headers: list[tuple[str, str]] = []
     for name, value in raw_headers.items():
         where = f"headers.{name}"
@@ -288,7 +202,7 @@ def _users(source: str, raw: Any) -> Mapping[str, str]:
     if raw is None:
         return MappingProxyType({})
     if not isinstance(raw, dict):
-        raise WebConfigError(source, "basic_auth_users", f"must be a mapping, not {_kind(raw)}")
+        raise WebConfigError(source, "basic_auth_users", f"must be a mapping, not {kind(raw)}")
     users: dict[str, str] = {}
     for name, hashed in raw.items():
         if isinstance(name, bool) or not isinstance(name, str | int):
@@ -309,14 +223,14 @@ def parse_web_config(text: str, source: str) -> WebConfig:
     ``source`` is the file name used in messages and the base of relative paths.
     """
     try:
-        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        raw = yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}" if mark is not None else ""
         raise WebConfigError(source, where, f"invalid YAML: {exc.problem}") from None
     except yaml.YAMLError as exc:
         raise WebConfigError(source, "", f"invalid YAML: {exc}") from None
-    top = _Reader(source, "", raw, _TOP_KEYS)
+    top = Reader(source, "", raw, _TOP_KEYS)
     return WebConfig(
         path=source,
         tls_server_config=_tls(source, top.data.get("tls_server_config")),
