@@ -65,6 +65,10 @@ def value_map(names: dict[int, str], colors: dict[int, str]) -> dm.ValueMap:
     )
 
 
+STATE = value_map(STATE_NAMES, STATE_COLORS)
+"""Names and colours of podman_container_state values."""
+
+
 def _host_variable(name: str, label: str, values: str) -> Builder[dm.VariableModel]:
     """Return a multi-select query variable with "All" (as ``.+``) picked."""
     return (

@@ -16,8 +16,7 @@ from dashgen.common import (
     PERCENT,
     RATE,
     SEL,
-    STATE_COLORS,
-    STATE_NAMES,
+    STATE,
     dashboard,
     finish,
     grid,
@@ -31,7 +30,6 @@ from dashgen.common import (
 UID = "podman-container"
 CSEL = f'{SEL}, name="$container"'
 """Label matchers selecting the picked container."""
-STATE = value_map(STATE_NAMES, STATE_COLORS)
 HEALTH = value_map(
     {-1: "unknown", 0: "healthy", 1: "unhealthy", 2: "starting"},
     {-1: "gray", 0: "green", 1: "red", 2: "blue"},

@@ -14,16 +14,12 @@ from dashgen.common import (
     PERCENT,
     RATE,
     SEL,
-    STATE_COLORS,
-    STATE_NAMES,
+    STATE,
     grid,
     query,
     row,
     ts,
-    value_map,
 )
-
-STATE = value_map(STATE_NAMES, STATE_COLORS)
 
 
 def host_section(board: db.Dashboard) -> db.Dashboard:
