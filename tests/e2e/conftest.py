@@ -11,35 +11,23 @@ Without podman the tests are skipped, except in CI (``CI=true``) where they fail
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from exporter_proc import Exporter, value
-from podman_env import PodmanEnv
+from podman_env import PodmanEnv, private_podman
 
 from podman_exporter.podman.rest import RestBackend
-from support import require_tool as require
 
 
 @pytest.fixture(scope="session")
 def podman_env() -> Iterator[PodmanEnv]:
     """Return a private Podman with its REST service running and the zoo created."""
-    require("podman")
-    require("runc")
-    if not os.path.exists("/bin/busybox"):
-        require("busybox")
-    env = PodmanEnv(Path(tempfile.mkdtemp(prefix="pe-e2e-", dir="/tmp")))
-    try:
-        env.setup()
-        env.start_service()
+    with private_podman("pe-e2e-") as env:
         env.create_zoo()
         yield env
-    finally:
-        env.teardown()
 
 
 @pytest.fixture(scope="session")

@@ -14,12 +14,16 @@ import signal
 import socket
 import subprocess
 import tarfile
+import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from support import free_port
+from support import require_tool as require
 
 IMAGE = "localhost/busybox:e2e"
 BUSYBOX = "/bin/busybox"
@@ -187,3 +191,22 @@ def _pings(path: Path) -> bool:
             return b" 200 " in s.recv(64)
     except OSError:
         return False
+
+
+@contextmanager
+def private_podman(prefix: str) -> Iterator[PodmanEnv]:
+    """Yield a private Podman with its REST service running, removed afterwards.
+
+    A missing podman, runc or busybox fails the test in CI and skips it elsewhere.
+    """
+    require("podman")
+    require("runc")
+    if not os.path.exists("/bin/busybox"):
+        require("busybox")
+    env = PodmanEnv(Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp")))
+    try:
+        env.setup()
+        env.start_service()
+        yield env
+    finally:
+        env.teardown()

@@ -7,7 +7,6 @@ containers the other end-to-end tests look at.
 from __future__ import annotations
 
 import json
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,9 +14,7 @@ from pathlib import Path
 
 import pytest
 from exporter_proc import Exporter
-from podman_env import IMAGE, PodmanEnv, busybox_rootfs
-
-from support import require_tool as require
+from podman_env import IMAGE, PodmanEnv, busybox_rootfs, private_podman
 
 TOKEN = "e2e-admin-token-0123456789"
 UNUSED_IMAGE = "localhost/unused:e2e"
@@ -25,15 +22,8 @@ UNUSED_IMAGE = "localhost/unused:e2e"
 
 @pytest.fixture(scope="module")
 def podman() -> Iterator[PodmanEnv]:
-    require("podman")
-    require("runc")
-    env = PodmanEnv(Path(tempfile.mkdtemp(prefix="pe-admin-", dir="/tmp")))
-    try:
-        env.setup()
-        env.start_service()
+    with private_podman("pe-admin-") as env:
         yield env
-    finally:
-        env.teardown()
 
 
 @pytest.fixture

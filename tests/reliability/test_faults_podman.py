@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import os
 import signal
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from podman_env import IMAGE, PodmanEnv
+from podman_env import IMAGE, PodmanEnv, private_podman
 from rel_faults import after_change, all_down, all_up, probe_for
 from rel_procs import Exporter, exporter, success
-
-from support import require_tool as require
 
 pytestmark = [pytest.mark.realpodman, pytest.mark.timeout(300)]
 
@@ -29,19 +26,10 @@ pytestmark = [pytest.mark.realpodman, pytest.mark.timeout(300)]
 @pytest.fixture(scope="module")
 def podman() -> Iterator[PodmanEnv]:
     """Return a private Podman with its REST service and two running containers."""
-    require("podman")
-    require("runc")
-    if not os.path.exists("/bin/busybox"):
-        require("busybox")
-    env = PodmanEnv(Path(tempfile.mkdtemp(prefix="pe-rel-", dir="/tmp")))
-    try:
-        env.setup()
-        env.start_service()
+    with private_podman("pe-rel-") as env:
         env.run_parallel([["run", "-d", "--network", env.network, "--name", f"rel-{n}", IMAGE,
                            "sleep", "100000"] for n in ("a", "b")])
         yield env
-    finally:
-        env.teardown()
 
 
 @pytest.fixture()
