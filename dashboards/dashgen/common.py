@@ -37,13 +37,17 @@ NONE = "none"
 
 STATE_NAMES = {
     -1: "unknown",
-    0: "configured",
-    1: "created",
+    0: "created",
+    1: "initialized",
     2: "running",
     3: "stopped",
     4: "paused",
     5: "exited",
+    6: "removing",
+    7: "stopping",
 }
+"""podman_container_state values, the numbering of prometheus-podman-exporter. The
+recording rule ``instance_state:podman_containers:count`` uses the same names."""
 STATE_COLORS = {
     -1: "gray",
     0: "blue",
@@ -52,6 +56,8 @@ STATE_COLORS = {
     3: "orange",
     4: "yellow",
     5: "red",
+    6: "purple",
+    7: "light-orange",
 }
 
 

@@ -130,6 +130,60 @@ def selectors(expr: str) -> list[dict[str, tuple[str, str]]]:
     return out
 
 
+STATE_METRIC = "podman_container_state"
+_COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
+
+
+def _unwrap(node: Any) -> Any:
+    """Return ``node`` without the parentheses around it."""
+    while isinstance(node, promql_parser.ParenExpr):
+        node = node.expr
+    return node
+
+
+def _is_state(node: Any) -> bool:
+    """Return whether ``node`` is a plain ``podman_container_state`` selector."""
+    node = _unwrap(node)
+    return isinstance(node, promql_parser.VectorSelector) and node.name == STATE_METRIC
+
+
+def state_comparisons(expr: str) -> list[tuple[str, float]]:
+    """Return ``(operator, number)`` of every comparison of ``podman_container_state``
+    itself with a number (``podman_container_state == bool 2`` gives ``("==", 2.0)``)."""
+    found: list[tuple[str, float]] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.BinaryExpr) and str(node.op) in _COMPARISONS:
+            for state, other in ((node.lhs, node.rhs), (node.rhs, node.lhs)):
+                number = _unwrap(other)
+                if _is_state(state) and isinstance(number, promql_parser.NumberLiteral):
+                    found.append((str(node.op), number.val))
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return found
+
+
+def state_labels(expr: str) -> dict[float, str]:
+    """Return, for each ``label_replace(... podman_container_state == bool N ..., "state",
+    "WORD", ...)`` of an expression, ``{N: WORD}``.
+
+    Raises ValueError when such a label_replace does not select exactly one state.
+    """
+    labels: dict[float, str] = {}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.Call) and node.func.name == "label_replace":
+            target, label, word = node.args[0], node.args[1], node.args[2]
+            if label.val == "state":
+                comparisons = state_comparisons(str(target))
+                if [op for op, _ in comparisons] != ["=="]:
+                    raise ValueError(f"not one podman_container_state == N: {target}")
+                labels[comparisons[0][1]] = word.val
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return labels
+
+
 def rules(path: Path = RULES_FILE) -> list[dict[str, Any]]:
     """Return every rule (recording and alerting) of a Prometheus rule file."""
     data = yaml.safe_load(path.read_text())

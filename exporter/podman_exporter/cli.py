@@ -14,6 +14,7 @@ import platform
 import stat
 import sys
 from collections.abc import Callable, Sequence
+from types import MappingProxyType
 from typing import Any, NoReturn
 
 from podman_exporter import __version__
@@ -122,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
                              default=spec.default,
                              help=f"collect {spec.help} (default: "
                              f"{'enabled' if spec.default else 'disabled'})")
+        if spec.interval is not None:
+            collect.add_argument(f"--collector.{spec.name}.interval", type=DURATION,
+                                 default=spec.interval, metavar="DURATION",
+                                 help=f"time between runs of the {spec.name} collector "
+                                 f"(default: {_duration_text(spec.interval)})")
     collect.add_argument("--collector.container.labels", default="", metavar="KEYS",
                          help="comma-separated container label keys exported as label_<key> "
                          "on podman_container_info")
@@ -148,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
                       version=f"{PROG} {__version__} (python {platform.python_version()})")
     _apply_environment(p)
     return p
+
+
+def _duration_text(seconds: float) -> str:
+    """Return ``300`` as ``5m``, ``90`` as ``90s``."""
+    return f"{seconds / 60:g}m" if seconds % 60 == 0 else f"{seconds:g}s"
 
 
 def _apply_environment(parser: argparse.ArgumentParser) -> None:
@@ -208,6 +219,12 @@ def config_from_args(ns: argparse.Namespace) -> Config:
         missing = [r for r in spec.requires if r not in enabled]
         if spec.name in enabled and missing:
             raise ConfigError(f"--collector.{spec.name} needs --collector.{missing[0]}")
+    intervals = {s.name: opt(f"collector.{s.name}.interval") for s in COLLECTORS
+                 if s.interval is not None}
+    for name, own in intervals.items():
+        if own < interval:
+            raise ConfigError(f"--collector.{name}.interval ({own:g}s) must be at least "
+                              f"--collect.interval ({interval:g}s)")
     labels = tuple(k.strip() for k in opt("collector.container.labels").split(",") if k.strip())
     if opt("admin.token-file"):
         _check_token_file(opt("admin.token-file"))
@@ -233,6 +250,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
         collect_interval=interval,
         collect_max_age=max_age,
         collectors=enabled,
+        collector_intervals=MappingProxyType(intervals),
         container_labels=labels,
         admin_token_file=opt("admin.token-file"),
         admin_listen_addresses=tuple(opt("admin.listen-address") or ()),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -70,6 +72,9 @@ class Config:
     collect_interval: float = 15.0
     collect_max_age: float = 45.0
     collectors: frozenset[str] = frozenset()
+    collector_intervals: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType({}))
+    """Own interval of each collector slower than ``collect_interval``, by name."""
     container_labels: tuple[str, ...] = ()
     admin_token_file: str | None = None
     admin_listen_addresses: tuple[tuple[str, int], ...] = ()

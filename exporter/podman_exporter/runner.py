@@ -132,6 +132,7 @@ def run(config: Config) -> int:
             interval=config.collect_interval,
             max_age=config.collect_max_age,
             publish=cache.publish,
+            intervals=config.collector_intervals,
         )
         app = build_app(config, web_config, cache=cache, loop=loop, backend=backend, token=token)
         loop.start()

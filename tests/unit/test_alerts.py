@@ -20,11 +20,14 @@ sys.path.insert(0, str(REPO / "dashboards"))
 
 from dashgen import queries  # noqa: E402
 
+from podman_exporter.snapshot.model import ContainerState  # noqa: E402
+
 RULES = REPO / "alerts" / "podman.rules.yml"
 RULE_TESTS = REPO / "alerts" / "tests" / "podman.rules.test.yml"
 RUNBOOKS = REPO / "docs" / "alerts.md"
 SEVERITIES = {"critical", "warning", "info"}
-
+STATE_WORDS = {float(s.value): s.name.lower() for s in ContainerState}
+"""podman_container_state values and the names the rules give them."""
 
 
 def alerts() -> list[dict[str, Any]]:
@@ -119,3 +122,36 @@ def test_the_metric_name_check_can_fail() -> None:
     assert queries.metric_names("rate(podman_container_cpu_total[5m])") - produced == {
         "podman_container_cpu_total"
     }
+
+
+def test_the_state_recording_rule_names_every_state_by_its_value() -> None:
+    (expr,) = [r["expr"] for r in queries.rules(RULES)
+               if r.get("record") == "instance_state:podman_containers:count"]
+    assert queries.state_labels(expr) == STATE_WORDS
+
+
+def test_rules_compare_the_state_only_for_equality_with_existing_values() -> None:
+    """``podman_container_state > 2`` and the like break when a state is added (6 removing
+    and 7 stopping were); a state is named by its value."""
+    for rule in queries.rules(RULES):
+        for op, value in queries.state_comparisons(rule["expr"]):
+            where = f"{rule.get('alert') or rule.get('record')}: {op} {value}"
+            assert op in {"==", "!="}, where
+            assert value in STATE_WORDS, where
+
+
+def test_state_label_matchers_name_states_the_recording_rule_produces() -> None:
+    for rule in queries.rules(RULES):
+        for matchers in queries.selectors(rule["expr"]):
+            if "state" in matchers:
+                words = set(matchers["state"][1].split("|"))
+                assert words <= set(STATE_WORDS.values()), rule.get("alert") or rule["record"]
+
+
+def test_the_state_checks_can_fail() -> None:
+    assert queries.state_comparisons("2 < (podman_container_state)") == [("<", 2.0)]
+    assert queries.state_comparisons("changes(podman_container_state[5m]) > 2") == []
+    renamed = 'label_replace(podman_container_state == bool 0, "state", "configured", "", "")'
+    assert queries.state_labels(renamed) != {0.0: STATE_WORDS[0.0]}
+    with pytest.raises(ValueError, match="not one"):
+        queries.state_labels('label_replace(podman_container_state >= 3, "state", "x", "", "")')

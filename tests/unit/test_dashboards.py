@@ -21,10 +21,12 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "dashboards"))
 
 import generate  # noqa: E402
-from dashgen import queries  # noqa: E402
+from dashgen import common, queries  # noqa: E402
 from grafana_foundation_sdk.cog.encoder import JSONEncoder  # noqa: E402
 from grafana_foundation_sdk.cog.plugins import register_default_plugins  # noqa: E402
 from grafana_foundation_sdk.models.dashboard import Dashboard  # noqa: E402
+
+from podman_exporter.snapshot.model import ContainerState  # noqa: E402
 
 FILES = queries.dashboard_files()
 RATE_SENTINEL = "4m17s"
@@ -221,3 +223,38 @@ def test_provisioning_examples() -> None:
     source = yaml.safe_load((provisioning / "datasource.yml").read_text())
     (datasource,) = source["datasources"]
     assert datasource["type"] == "prometheus" and datasource["url"].startswith("http")
+
+
+def _value_mappings(panel: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the value mappings of a panel, its defaults' and its overrides'."""
+    field_config = panel.get("fieldConfig", {})
+    found = list(field_config.get("defaults", {}).get("mappings", []))
+    for override in field_config.get("overrides", []):
+        for prop in override["properties"]:
+            if prop["id"] == "mappings":
+                found.extend(prop["value"])
+    return [m for m in found if m["type"] == "value"]
+
+
+def test_state_mapping_names_every_podman_container_state_value() -> None:
+    names = {state.value: state.name.lower() for state in ContainerState}
+    assert names == common.STATE_NAMES
+    assert set(common.STATE_COLORS) == set(names)
+    for path in FILES:
+        state_maps = [
+            {int(value): result["text"] for value, result in mapping["options"].items()}
+            for panel in queries.panels(queries.load(path))
+            for mapping in _value_mappings(panel)
+            if any(r["text"] == "running" for r in mapping["options"].values())
+        ]
+        assert state_maps, f"{path.name}: no container state mapping"
+        assert all(m == names for m in state_maps), path.name
+
+
+@pytest.mark.parametrize("query", ALL_QUERIES, ids=str)
+def test_query_compares_the_state_only_for_equality_with_existing_values(
+    query: queries.PanelQuery,
+) -> None:
+    values = {float(state.value) for state in ContainerState}
+    for op, value in queries.state_comparisons(parseable(query.expr)):
+        assert op in {"==", "!="} and value in values, f"{op} {value}"

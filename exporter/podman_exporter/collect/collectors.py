@@ -7,13 +7,18 @@ per-collector success, duration, error and bad-record metrics all come from
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
 from podman_exporter.podman.backend import PartialFailure, PodmanBackend
+from podman_exporter.podman.corrections import BootClock
 from podman_exporter.snapshot.model import Batch, Container, ContainerState, ContainerStats
+
+MEASURED_STATES = frozenset({ContainerState.RUNNING, ContainerState.PAUSED})
+"""Containers whose resource usage Podman reports (a paused one's is frozen, not gone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +39,17 @@ Fetch = Callable[[PodmanBackend, Mapping[str, object]], Outcome]
 @dataclass(frozen=True, slots=True)
 class CollectorSpec:
     """One collector: its name (also the Snapshot field it fills), whether it is on by
-    default, what it needs fetched first, and its fetch function."""
+    default, what it needs fetched first, and the factory of its fetch function (called
+    once per collection loop, so a fetch may keep state between runs)."""
 
     name: str
     default: bool
     help: str
     factory: Callable[[], Fetch]
     requires: tuple[str, ...] = ()
+    interval: float | None = None
+    """Default time between runs, for collectors slower than ``--collect.interval``;
+    such a collector gets a ``--collector.<name>.interval`` flag."""
 
 
 def _batch(batch: Batch[Any]) -> Outcome:
@@ -56,14 +65,12 @@ def _stats() -> Fetch:
         containers = done.get("containers")
         if not isinstance(containers, tuple):
             return Outcome(MappingProxyType({}))
-        running = [
-            c.id
-            for c in containers
-            if isinstance(c, Container) and c.state == ContainerState.RUNNING
+        measured = [
+            c.id for c in containers if isinstance(c, Container) and c.state in MEASURED_STATES
         ]
         error = None
         try:
-            batch = backend.container_stats(running) if running else Batch()
+            batch = backend.container_stats(measured) if measured else Batch()
         except PartialFailure as exc:
             batch, error = exc.batch, str(exc)
         by_id = MappingProxyType({s.id: s for s in batch.items if isinstance(s, ContainerStats)})
@@ -76,10 +83,26 @@ def _images() -> Fetch:
     return lambda backend, _: _batch(backend.list_images())
 
 
-def _host() -> Fetch:
+def _sizes() -> Fetch:
     def fetch(backend: PodmanBackend, _: Mapping[str, object]) -> Outcome:
+        batch = backend.container_sizes()
+        return Outcome(MappingProxyType({s.id: s for s in batch.items}), batch.bad)
+
+    return fetch
+
+
+def _host() -> Fetch:
+    """Return a fetch of host info whose uptime comes from a BootClock kept across runs."""
+    boot = BootClock()
+
+    def fetch(backend: PodmanBackend, _: Mapping[str, object]) -> Outcome:
+        asked = time.time()
         batch = backend.host_info()
-        return Outcome(batch.items[0], batch.bad)
+        answered = time.time()
+        host = batch.items[0]
+        uptime = boot.observe(host.uptime_ranges, asked, answered) if host.uptime_ranges \
+            else None
+        return Outcome(replace(host, uptime_seconds=uptime), batch.bad)
 
     return fetch
 
@@ -93,9 +116,11 @@ def _volumes() -> Fetch:
 
 
 COLLECTORS: tuple[CollectorSpec, ...] = (
-    CollectorSpec("containers", True, "containers: info, state, sizes", _containers),
-    CollectorSpec("stats", True, "CPU, memory, network, block I/O and pids of running "
-                  "containers", _stats, requires=("containers",)),
+    CollectorSpec("containers", True, "containers: info, state, times, health", _containers),
+    CollectorSpec("stats", True, "CPU, memory, network, block I/O and pids of running and "
+                  "paused containers", _stats, requires=("containers",)),
+    CollectorSpec("sizes", True, "containers' root filesystem and writable layer sizes "
+                  "(costly for Podman: on a slower schedule)", _sizes, interval=300.0),
     CollectorSpec("images", True, "images: info, size, containers using them", _images),
     CollectorSpec("host", True, "host memory, CPUs, uptime, store and version", _host),
     CollectorSpec("pods", True, "pods (REST API only)", _pods),

@@ -4,7 +4,9 @@ Each collection runs the enabled collectors (those with no prerequisite in
 parallel), times each, and merges what they fetched with what earlier
 collections fetched: a failed collector keeps its last good section until that
 is older than ``max_age``, after which the section is dropped rather than served
-stale. The resulting Snapshot goes to ``publish`` (the exposition cache).
+stale. A collector with its own, slower interval (``intervals``) runs only when
+its last success is that old, and its section stays fresh for that interval plus
+``max_age``. The resulting Snapshot goes to ``publish`` (the exposition cache).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from types import MappingProxyType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from podman_exporter.collect.collectors import CollectorSpec, Outcome
+from podman_exporter.collect.collectors import CollectorSpec, Fetch, Outcome
 from podman_exporter.podman.backend import PodmanBackend, PodmanError, Unsupported
 from podman_exporter.snapshot.snapshot import CollectorStatus, Snapshot
 
@@ -38,6 +40,8 @@ class _Held:
     fetched_at: float = 0.0
     errors_total: int = 0
     bad_total: int = 0
+    last: _Run | None = None
+    """The collector's last run, reported again while a slow collector waits."""
 
 
 @dataclass(slots=True)
@@ -46,6 +50,8 @@ class _Run:
     error: str | None = None
     unsupported: bool = False
     seconds: float = 0.0
+    skipped: bool = False
+    """A slow collector whose data is not yet due: it did not run."""
 
 
 @dataclass
@@ -58,6 +64,8 @@ class CollectionLoop:
     max_age: float
     publish: Callable[[Snapshot], None]
     clock: Callable[[], float] = time.time
+    intervals: Mapping[str, float] = field(default_factory=dict)
+    """Own interval of the collectors slower than ``interval``, by name."""
     _held: dict[str, _Held] = field(default_factory=dict)
     _admin: dict[tuple[str, str], int] = field(default_factory=dict)
     _last_success: float | None = None
@@ -70,6 +78,10 @@ class CollectionLoop:
     _pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="collector")
     )
+    _fetch: dict[str, Fetch] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._fetch = {spec.name: spec.factory() for spec in self.collectors}
 
     def start(self) -> None:
         """Start collecting now and every interval in a background thread."""
@@ -127,14 +139,18 @@ class CollectionLoop:
             held = self._held.setdefault(spec.name, _Held())
             if run.unsupported:
                 continue
-            if run.outcome is not None:
+            if run.skipped and held.last is not None:
+                run = held.last
+            elif run.outcome is not None:
                 held.value, held.fetched_at = run.outcome.value, now
                 held.bad_total += run.outcome.bad
                 answered = True
-            if run.error is not None:
+            if run.error is not None and run is not held.last:
                 held.errors_total += 1
                 log.warning("collector %s failed: %s", spec.name, run.error)
-            fresh = held.fetched_at > 0 and now - held.fetched_at <= self.max_age
+            held.last = run
+            max_age = self.max_age + self.intervals.get(spec.name, 0.0)
+            fresh = held.fetched_at > 0 and now - held.fetched_at <= max_age
             sections[spec.name] = held.value if fresh else None
             statuses.append(
                 CollectorStatus(spec.name, run.error is None, run.seconds,
@@ -169,15 +185,29 @@ class CollectionLoop:
                 run.error = str(exc)
             return runs
         futures: dict[str, Future[None]] = {}
+        now = self.clock()
         for spec in self.collectors:  # prerequisites come first in COLLECTORS
+            if not self._due(spec.name, now):
+                runs[spec.name].skipped = True
+                continue
             needs = [futures[r] for r in spec.requires if r in futures]
-            futures[spec.name] = self._pool.submit(self._run_one, spec, backend, needs, runs)
+            futures[spec.name] = self._pool.submit(
+                self._run_one, spec, self._fetch[spec.name], backend, needs, runs)
         for future in futures.values():
             future.result()
         return runs
 
+    def _due(self, name: str, now: float) -> bool:
+        """Return whether a collector runs now: always, unless it has its own interval and
+        its last run succeeded less than that interval ago."""
+        interval = self.intervals.get(name)
+        held = self._held.get(name)
+        if interval is None or held is None or held.last is None or held.last.error:
+            return True
+        return now - held.fetched_at >= interval
+
     @staticmethod
-    def _run_one(spec: CollectorSpec, backend: PodmanBackend,
+    def _run_one(spec: CollectorSpec, fetch: Fetch, backend: PodmanBackend,
                  needs: Sequence[Future[None]], runs: Mapping[str, _Run]) -> None:
         for need in needs:
             need.result()
@@ -191,7 +221,7 @@ class CollectionLoop:
             done[name] = outcome.value
         started = time.perf_counter()
         try:
-            run.outcome = spec.factory()(backend, done)
+            run.outcome = fetch(backend, done)
             run.error = run.outcome.error
         except Unsupported:
             run.unsupported = True

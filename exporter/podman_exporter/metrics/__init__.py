@@ -25,7 +25,8 @@ def build_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
     containers, images, pods, volumes and host."""
     families = exporter_families(snapshot, options)
     if snapshot.containers is not None:
-        families += container_families(snapshot.containers, snapshot.stats, options)
+        families += container_families(snapshot.containers, snapshot.stats, options,
+                                       snapshot.sizes)
     if snapshot.images is not None:
         families += image_families(snapshot.images)
     if snapshot.pods is not None:

@@ -3,7 +3,7 @@
 Sample of the exposition (classic text, HELP lines shortened)::
 
     # TYPE podman_container_info gauge
-    podman_container_info{id="3c1a5e2f9b7d",name="web",image="docker.io/library/nginx:1.25",image_id="a8758716bb6a",ports="0.0.0.0:8080->80/tcp",pod_id="",pod_name="",label_app="shop"} 1.0
+    podman_container_info{id="3c1a5e2f9b7d",name="web",image="docker.io/library/nginx:1.25",image_id="a8758716bb6a",ports="0.0.0.0:8080->80/tcp, 0.0.0.0:8443->443/tcp",pod_id="",pod_name="",label_app="shop"} 1.0
     # TYPE podman_container_state gauge
     podman_container_state{id="3c1a5e2f9b7d",name="web",pod_id="",pod_name=""} 2.0
     # TYPE podman_container_created_seconds gauge
@@ -27,7 +27,7 @@ from prometheus_client.core import Metric
 from podman_exporter.metrics.family import Family, finish
 from podman_exporter.metrics.labels import clean, container_label_names, short_id
 from podman_exporter.metrics.options import MetricOptions
-from podman_exporter.snapshot.model import Container, ContainerStats
+from podman_exporter.snapshot.model import Container, ContainerSize, ContainerStats
 
 BASE_LABELS = ("id", "name", "pod_id", "pod_name")
 INFO_LABELS = ("id", "name", "image", "image_id", "ports", "pod_id", "pod_name")
@@ -50,11 +50,12 @@ def container_families(
     containers: Sequence[Container],
     stats: Mapping[str, ContainerStats] | None,
     options: MetricOptions,
+    sizes: Mapping[str, ContainerSize] | None = None,
 ) -> list[Metric]:
     """Return the container families, series ordered by container name then id.
 
-    Stats families carry series only for containers that have an entry in
-    ``stats`` (by full id); fields that are None are left out.
+    Stats and size families carry series only for containers that have an entry in
+    ``stats`` / ``sizes`` (by full id); fields that are None are left out.
     """
     extra = container_label_names(options.container_labels)
     info = Family(
@@ -65,8 +66,8 @@ def container_families(
     )
     state = _gauge(
         "podman_container_state",
-        "Container state: -1 unknown, 0 configured, 1 created, 2 running, 3 stopped, "
-        "4 paused, 5 exited.",
+        "Container state: -1 unknown, 0 created, 1 initialized, 2 running, 3 stopped, "
+        "4 paused, 5 exited, 6 removing, 7 stopping.",
     )
     created = _gauge(
         "podman_container_created_seconds", "Container creation time, Unix seconds.", "seconds"
@@ -113,15 +114,17 @@ def container_families(
         if key in seen:  # same 12-char id, name and pod as an earlier container
             continue
         seen.add(key)
-        ports = ",".join(sorted({p.render() for p in c.ports}))
+        ports = ", ".join(p.render() for p in c.ports)
         label_values = (c.labels.get(key, "") for key, _ in extra)
         info.add(
             (c.short_id, c.name, c.image, short_id(c.image_id), ports, *base[2:], *label_values)
         )
         state.add(base, c.state.value)
-        created.add(base, c.created)
-        rootfs.add(base, c.rootfs_size)
-        rw.add(base, c.rw_size)
+        created.add(base, None if c.created is None else float(int(c.created)))
+        size = None if sizes is None else sizes.get(c.id)
+        if size is not None:
+            rootfs.add(base, size.rootfs_bytes)
+            rw.add(base, size.rw_bytes)
         exit_code.add(base, c.exit_code)
         started.add(base, c.started)
         exited.add(base, c.exited)

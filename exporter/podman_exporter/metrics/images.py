@@ -28,23 +28,14 @@ SERIES_LABELS = ("id", "repository", "tag")
 
 
 def split_repo_tag(text: str) -> tuple[str, str]:
-    """Return (repository, tag) of ``repo:tag``, split at the last ``:`` after the
-    last ``/``; the tag is empty when there is no such ``:``."""
+    """Return (repository, tag) of ``repo:tag`` (any ``@digest`` dropped), split at the
+    last ``:`` after the last ``/``; the tag is ``<none>`` when there is no such ``:``."""
+    text = text.split("@", 1)[0]
     slash = text.rfind("/")
     colon = text.rfind(":")
     if colon > slash:
         return text[:colon], text[colon + 1 :]
-    return text, ""
-
-
-def digest_for(image: Image, repository: str) -> str:
-    """Return the digest (``sha256:...``) of the first ``repository@digest`` entry
-    of the image's repo_digests, in sorted order, for ``repository``; else ""."""
-    for entry in sorted(image.repo_digests):
-        repo, sep, digest = entry.rpartition("@")
-        if sep and repo == repository:
-            return digest
-    return ""
+    return text, NONE
 
 
 def image_families(images: Sequence[Image]) -> list[Metric]:
@@ -88,7 +79,7 @@ def image_families(images: Sequence[Image]) -> list[Metric]:
                     short_id(image.parent_id),
                     repository,
                     tag,
-                    digest_for(image, repository),
+                    image.digest,
                 )
             )
             size.add(labels, image.size_bytes)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from podman_exporter.snapshot.model import (
     Batch,
     Container,
+    ContainerSize,
     ContainerStats,
     HostInfo,
     Image,
@@ -60,8 +61,13 @@ class PodmanBackend(Protocol):
         """Return every container, running or not."""
         ...
 
+    def container_sizes(self) -> Batch[ContainerSize]:
+        """Return the disk use of every container (expensive: Podman walks the layers)."""
+        ...
+
     def container_stats(self, ids: Sequence[str]) -> Batch[ContainerStats]:
-        """Return stats for the given running containers; vanished ones are left out.
+        """Return stats for the given running or paused containers; vanished ones (and,
+        where the API answers zeros for them, unmeasured ones) are left out.
 
         Raises PartialFailure when only some could be fetched, PodmanUnavailable when
         none could.

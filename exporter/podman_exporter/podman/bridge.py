@@ -21,22 +21,26 @@ import signal
 import socketserver
 import sys
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import varlink
 
 from podman_exporter.podman import bridge_map as vmap
 from podman_exporter.podman.backend import NotFound, PodmanError, PodmanUnavailable
+from podman_exporter.podman.corrections import BootClock
 from podman_exporter.podman.interface import ERROR_PREFIX, INTERFACE_NAME, strict_interface
 from podman_exporter.podman.rest import RestBackend
-from podman_exporter.snapshot.model import Container
+from podman_exporter.snapshot.model import Container, ContainerSize
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_REST_URL = "unix:///run/podman/podman.sock"
 DEFAULT_LISTEN = "unix:/run/podman/io.projectatomic.podman"
+DEFAULT_SIZES_INTERVAL = 300.0
 
 
 class Unreachable(ConnectionError):
@@ -47,11 +51,52 @@ def _error(error: str, **parameters: Any) -> varlink.VarlinkError:
     return varlink.VarlinkError({"error": ERROR_PREFIX + error, "parameters": parameters})
 
 
+class SizeCache:
+    """Container sizes, refreshed in the background at most every ``interval`` seconds.
+
+    The 2018 service computed sizes in every ListContainers; over REST that costs a
+    walk of every container's layers, so the bridge answers from this cache and
+    leaves the size fields out for containers it has not measured yet.
+    """
+
+    def __init__(self, fetch: Callable[[], Mapping[str, ContainerSize]], interval: float) -> None:
+        self._fetch = fetch
+        self._interval = interval
+        self._sizes: Mapping[str, ContainerSize] = MappingProxyType({})
+        self._fetched = -interval
+        self._lock = threading.Lock()
+        self._refreshing = False
+
+    def get(self) -> Mapping[str, ContainerSize]:
+        """Return the sizes known now; start a refresh when they are due."""
+        with self._lock:
+            if not self._refreshing and time.monotonic() - self._fetched >= self._interval:
+                self._refreshing = True
+                threading.Thread(target=self._refresh, name="bridge-sizes", daemon=True).start()
+            return self._sizes
+
+    def _refresh(self) -> None:
+        try:
+            sizes = self._fetch()
+        except PodmanError as exc:  # retried at the next listing
+            log.warning("container sizes: %s", exc)
+            sizes = None
+        with self._lock:
+            if sizes is not None:
+                self._sizes, self._fetched = sizes, time.monotonic()
+            self._refreshing = False
+
+
 class PodmanBridge:
     """The ``io.projectatomic.podman`` methods, each backed by REST calls."""
 
-    def __init__(self, backend: RestBackend) -> None:
+    def __init__(self, backend: RestBackend,
+                 sizes_interval: float = DEFAULT_SIZES_INTERVAL) -> None:
         self.backend = backend
+        self.boot = BootClock()
+        self.sizes = SizeCache(
+            lambda: MappingProxyType({s.id: s for s in backend.container_sizes().items}),
+            sizes_interval)
 
     def _call(self, fn: Callable[[], T], missing: str = "", name: str = "") -> T:
         try:
@@ -82,8 +127,11 @@ class PodmanBridge:
         return {"version": vmap.version(self._call(self.backend.host_info).items[0])}
 
     def GetInfo(self) -> dict[str, Any]:  # noqa: N802
-        """Return ``{"info": PodmanInfo}``."""
-        return {"info": vmap.info(self._call(self.backend.host_info).items[0])}
+        """Return ``{"info": PodmanInfo}``, the uptime made exact by a BootClock."""
+        asked = time.time()
+        host = self._call(self.backend.host_info).items[0]
+        uptime = self.boot.observe(host.uptime_ranges, asked, time.time())
+        return {"info": vmap.info(host, uptime)}
 
     def Info(self) -> dict[str, Any]:  # noqa: N802
         """Return what GetInfo returns (the seed index's name for it)."""
@@ -92,11 +140,13 @@ class PodmanBridge:
     def ListContainers(self) -> dict[str, Any]:  # noqa: N802
         """Return ``{"containers": [ListContainerData]}``."""
         batch = self._call(self.backend.list_containers)
-        return {"containers": [vmap.container(c) for c in batch.items]}
+        sizes = self.sizes.get()
+        return {"containers": [vmap.container(c, sizes.get(c.id)) for c in batch.items]}
 
     def GetContainer(self, name: str) -> dict[str, Any]:  # noqa: N802
         """Return ``{"container": ListContainerData}``."""
-        return {"container": vmap.container(self._find(name))}
+        found = self._find(name)
+        return {"container": vmap.container(found, self.sizes.get().get(found.id))}
 
     def GetContainerStats(self, name: str) -> dict[str, Any]:  # noqa: N802
         """Return ``{"container": ContainerStats}`` (all zeros for a stopped container)."""
@@ -170,14 +220,15 @@ class _Server(varlink.ThreadingServer):  # type: ignore[misc]
 
 
 def make_server(listen: str, podman_url: str, timeout: float = 10.0,
-                connections: int = 8) -> socketserver.BaseServer:
+                connections: int = 8,
+                sizes_interval: float = DEFAULT_SIZES_INTERVAL) -> socketserver.BaseServer:
     """Return a bound, threaded varlink server; run it with ``serve_forever()``."""
     service = varlink.Service(vendor="podman-exporter", product="varlink-bridge",
                               version="1", url="https://github.com/containers/podman")
     interface = strict_interface()
     service.interfaces[INTERFACE_NAME] = interface  # the package loads only from files
     service.interfaces_handlers[INTERFACE_NAME] = PodmanBridge(
-        RestBackend(podman_url, timeout=timeout, connections=connections))
+        RestBackend(podman_url, timeout=timeout, connections=connections), sizes_interval)
 
     class Handler(varlink.RequestHandler):  # type: ignore[misc]
         pass
@@ -201,13 +252,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds per REST call (default 10)")
     parser.add_argument("--podman.connections", dest="podman_connections", type=int, default=8,
                         help="REST connections kept open (default 8)")
+    parser.add_argument("--sizes.interval", dest="sizes_interval", type=float,
+                        default=DEFAULT_SIZES_INTERVAL,
+                        help="seconds between refreshes of container sizes (default "
+                        f"{DEFAULT_SIZES_INTERVAL:g})")
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; return the exit code (2 for a bad address)."""
     try:
         server = make_server(args.listen, args.podman_url, args.podman_timeout,
-                             args.podman_connections)
+                             args.podman_connections, args.sizes_interval)
     except (ValueError, OSError) as exc:
         print(f"podman-exporter varlink-bridge: {exc}", file=sys.stderr, flush=True)
         return 2

@@ -5,6 +5,13 @@ health, pods) are not sent; fields the old service filled that REST has no
 source for (``command``, ``mounts``, ``namespaces``, ``registries``, the CPU
 percentage) are sent empty or zero, as the old service did for unknowns.
 Times are Go ``time.Time.String()`` text in UTC; ``runningfor`` is a Go duration.
+
+Unknown numbers are never sent as 0: a field whose value is unknown (a size not
+computed yet, a counter Podman did not report) is left out of the reply, which the
+interface's clients read as absent. Where the 2018 service had a reporting bug
+that clients correct (network input and output swapped, the uptime's minutes
+rounded), the bridge writes what that service would have written, so that one
+client-side correction (podman/corrections.py) serves both.
 """
 
 from __future__ import annotations
@@ -12,9 +19,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from podman_exporter.sim.gotime import NS, Zone, go_duration, go_time, podman_uptime
+from podman_exporter.podman.gotext import NS, Zone, go_duration, go_time, varlink_uptime
 from podman_exporter.snapshot.model import (
     Container,
+    ContainerSize,
     ContainerState,
     ContainerStats,
     HostInfo,
@@ -22,16 +30,6 @@ from podman_exporter.snapshot.model import (
 )
 
 UTC_ZONE = Zone("UTC", 0)
-
-_STATUS = {
-    ContainerState.UNKNOWN: "unknown",
-    ContainerState.CONFIGURED: "configured",
-    ContainerState.CREATED: "created",
-    ContainerState.RUNNING: "running",
-    ContainerState.STOPPED: "exited",  # the 2018 service had no separate "stopped" word
-    ContainerState.PAUSED: "paused",
-    ContainerState.EXITED: "exited",
-}
 
 _NAMESPACES = ("user", "uts", "pidns", "pid", "cgroup", "net", "mnt", "ipc")
 
@@ -43,8 +41,14 @@ def go_text(unix: float | None) -> str:
     return go_time(round(unix * NS), UTC_ZONE)
 
 
-def container(c: Container, now: float | None = None) -> dict[str, Any]:
-    """Return a ``ListContainerData`` value for one container."""
+def _known(**fields: object) -> dict[str, Any]:
+    """Return the fields whose value is known (not None)."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def container(c: Container, size: ContainerSize | None = None,
+              now: float | None = None) -> dict[str, Any]:
+    """Return a ``ListContainerData`` value for one container; sizes only when known."""
     now = time.time() if now is None else now
     running_for = max(0.0, now - c.created) if c.created is not None else 0.0
     return {
@@ -54,14 +58,13 @@ def container(c: Container, now: float | None = None) -> dict[str, Any]:
         "command": [],
         "createdat": go_text(c.created),
         "runningfor": go_duration(round(running_for * NS)),
-        "status": _STATUS.get(c.state, "unknown"),
+        "status": c.state.varlink_word(),
         "ports": [
             {"host_port": p.host_port, "host_ip": p.host_ip, "protocol": p.protocol or "tcp",
              "container_port": p.container_port}
             for p in c.ports
         ],
-        "rootfssize": c.rootfs_size or 0,
-        "rwsize": c.rw_size or 0,
+        **_known(rootfssize=size and size.rootfs_bytes, rwsize=size and size.rw_bytes),
         "names": c.name,
         "labels": dict(c.labels),
         "mounts": [],
@@ -70,23 +73,33 @@ def container(c: Container, now: float | None = None) -> dict[str, Any]:
     }
 
 
+def _nanos(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * NS)
+
+
 def stats(s: ContainerStats, name: str) -> dict[str, Any]:
-    """Return a ``ContainerStats`` value (cumulative counters; ``cpu`` percentage left 0)."""
-    usage, limit = s.mem_usage_bytes or 0, s.mem_limit_bytes or 0
+    """Return a ``ContainerStats`` value (cumulative counters; ``cpu`` percentage left 0).
+
+    ``net_input`` carries the bytes sent and ``net_output`` those received, as the
+    2018 service filled them (see the module docstring).
+    """
+    usage, limit = s.mem_usage_bytes, s.mem_limit_bytes
     return {
         "id": s.id,
         "name": name,
         "cpu": 0.0,
-        "cpu_nano": round((s.cpu_seconds or 0.0) * NS),
-        "system_nano": round((s.cpu_system_seconds or 0.0) * NS),
-        "mem_usage": usage,
-        "mem_limit": limit,
-        "mem_perc": usage / limit * 100 if limit else 0.0,
-        "net_input": s.net_input_bytes or 0,
-        "net_output": s.net_output_bytes or 0,
-        "block_output": s.block_output_bytes or 0,
-        "block_input": s.block_input_bytes or 0,
-        "pids": s.pids or 0,
+        **_known(
+            cpu_nano=_nanos(s.cpu_seconds),
+            system_nano=_nanos(s.cpu_system_seconds),
+            mem_usage=usage,
+            mem_limit=limit,
+            mem_perc=usage / limit * 100 if usage is not None and limit else None,
+            net_input=s.net_output_bytes,
+            net_output=s.net_input_bytes,
+            block_output=s.block_output_bytes,
+            block_input=s.block_input_bytes,
+            pids=s.pids,
+        ),
     }
 
 
@@ -113,8 +126,9 @@ def version(h: HostInfo) -> dict[str, Any]:
             "built": 0, "os_arch": v.os_arch}
 
 
-def info(h: HostInfo) -> dict[str, Any]:
-    """Return a ``PodmanInfo`` value."""
+def info(h: HostInfo, uptime: float | None) -> dict[str, Any]:
+    """Return a ``PodmanInfo`` value; ``uptime`` in the 2018 service's exact text, left
+    out when unknown."""
     return {
         "host": {
             "mem_free": h.mem_free_bytes or 0,
@@ -126,7 +140,7 @@ def info(h: HostInfo) -> dict[str, Any]:
             "hostname": h.hostname,
             "kernel": h.kernel,
             "os": h.os,
-            "uptime": podman_uptime(h.uptime_seconds or 0.0),
+            **_known(uptime=None if uptime is None else varlink_uptime(uptime)),
         },
         "registries": [],
         "insecure_registries": [],

@@ -46,6 +46,14 @@ class Record:
             raise MalformedRecord(f"{key}: expected a non-empty string, got {_describe(value)}")
         return value
 
+    def raw(self, key: str) -> object:
+        """Return a field's value as decoded, unchecked (None when missing)."""
+        return self._raw.get(key)
+
+    def names(self) -> list[str]:
+        """Return the field names."""
+        return list(self._raw)
+
     def text(self, key: str) -> str:
         """Return a string field, or "" when missing, null or of the wrong type."""
         value = self._raw.get(key)

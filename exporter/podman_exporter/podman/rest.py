@@ -14,11 +14,13 @@ from typing import Any, TypeVar
 
 from podman_exporter.podman import rest_parse as parse
 from podman_exporter.podman.backend import PodmanError
+from podman_exporter.podman.corrections import correct_net, measured, net_counters_swapped
 from podman_exporter.podman.fields import Record, parse_records
 from podman_exporter.podman.rest_http import HttpPool, decode, socket_path, speaks_rest
 from podman_exporter.snapshot.model import (
     Batch,
     Container,
+    ContainerSize,
     ContainerStats,
     HostInfo,
     Image,
@@ -56,24 +58,36 @@ class RestBackend:
         """Return every container, running or not (one ``containers/json?all=true``)."""
         return self._batch("/containers/json", parse.container, "container", all="true")
 
+    def container_sizes(self) -> Batch[ContainerSize]:
+        """Return every container's disk use (one ``containers/json?all=true&size=true``)."""
+        return self._batch("/containers/json", parse.size, "container size", all="true",
+                           size="true")
+
     def container_stats(self, ids: Sequence[str]) -> Batch[ContainerStats]:
         """Return stats for the given containers in one request; vanished ones are left out.
+        Network counters are corrected for the Podman version that sent them.
 
         Podman fails the whole explicit-id request (``Stats: null``) when one id
         has gone; the backend then asks once for every container's stats and
-        keeps the requested ones.
+        keeps the requested ones. Zero-filled entries (a container that stopped
+        meanwhile) are left out.
         """
         if not ids:
             return Batch()
         params = [("stream", "false"), *(("containers", i) for i in ids)]
         reply = self._http.get_json("/containers/stats", params)
         if not _stats_ok(reply):
-            reply = self._http.get_json("/containers/stats", [("stream", "false")])
+            reply = self._http.get_json("/containers/stats", [("stream", "false"),
+                                                              ("all", "true")])
             if not _stats_ok(reply):
                 raise PodmanError(f"containers/stats failed: {_stats_error(reply)}")
         batch = parse_records(reply["Stats"], parse.stats, "stats")
         wanted = set(ids)
-        return Batch(tuple(s for s in batch.items if s.id in wanted), batch.bad)
+        batch = Batch(tuple(s for s in batch.items if s.id in wanted), batch.bad)
+        return self._corrected(measured(batch))
+
+    def _corrected(self, batch: Batch[ContainerStats]) -> Batch[ContainerStats]:
+        return correct_net(batch, net_counters_swapped(self._http.server_version))
 
     def stats_of(self, name: str) -> tuple[str, ContainerStats]:
         """Return (container name, stats) of one container by name or id; raise NotFound.
@@ -86,7 +100,7 @@ class RestBackend:
             self.inspect_container(name)  # raises NotFound when it is gone
             raise PodmanError(f"containers/stats {name}: {_stats_error(reply)}")
         raw = reply["Stats"][0]
-        batch = parse_records([raw], parse.stats, "stats")
+        batch = self._corrected(parse_records([raw], parse.stats, "stats"))
         if not batch.items:
             raise PodmanError(f"containers/stats {name}: malformed reply")
         return Record(raw).text("Name") or name, batch.items[0]
@@ -100,8 +114,9 @@ class RestBackend:
         return self._http.get_json(f"/images/{name}/json")
 
     def list_images(self) -> Batch[Image]:
-        """Return every image in local storage."""
-        return self._batch("/images/json", parse.image, "image")
+        """Return every image in local storage, intermediate images included (as the Go
+        exporter lists them)."""
+        return self._batch("/images/json", parse.image, "image", all="true")
 
     def host_info(self) -> Batch[HostInfo]:
         """Return host, store and version information from ``info``."""

@@ -80,6 +80,8 @@ class HttpPool:
         self._idle: queue.LifoQueue[UnixHTTPConnection] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(max(1, size))
         self._closed = False
+        self.server_version = ""
+        """Podman's version as the last reply named it (``Server: Libpod/4.3.1 (linux)``)."""
 
     def request(
         self, method: str, path: str, params: Params = (), body: bytes | None = None,
@@ -114,6 +116,8 @@ class HttpPool:
                 conn.request(method, target, body=body, headers={"Accept": "application/json"})
                 resp = conn.getresponse()
                 data = resp.read()
+                self.server_version = server_version(resp.getheader("Server"),
+                                                     resp.getheader("Libpod-Api-Version"))
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 # A kept-alive connection may have been closed by Podman meanwhile:
@@ -144,6 +148,15 @@ class HttpPool:
                 self._idle.get_nowait().close()
             except queue.Empty:
                 return
+
+
+def server_version(server: str | None, api_version: str | None) -> str:
+    """Return Podman's version from a reply's ``Server: Libpod/4.3.1 (linux)`` header, else
+    from ``Libpod-Api-Version`` (Podman 4 and later set it to their own version); "" if
+    neither names one."""
+    if server and server.startswith("Libpod/"):
+        return server[7:].split(" ", 1)[0]
+    return api_version or ""
 
 
 def _is_timeout(exc: BaseException) -> bool:

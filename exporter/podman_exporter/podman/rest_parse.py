@@ -23,10 +23,12 @@ Rules, the same for every record type:
 
 from __future__ import annotations
 
+from podman_exporter.podman.corrections import uptime_ranges
 from podman_exporter.podman.fields import Record
-from podman_exporter.podman.timeparse import rfc3339, uptime
+from podman_exporter.podman.timeparse import rfc3339
 from podman_exporter.snapshot.model import (
     Container,
+    ContainerSize,
     ContainerState,
     ContainerStats,
     Health,
@@ -70,7 +72,6 @@ def container(rec: Record) -> Container:
     """Return a Container from one ``containers/json`` entry."""
     cid = rec.identity("Id")
     names = rec.texts("Names")
-    size = rec.sub("Size")
     status = rec.text("Status")
     return Container(
         id=cid,
@@ -80,8 +81,6 @@ def container(rec: Record) -> Container:
         state=ContainerState.parse(rec.text("State")),
         created=rfc3339(rec.text("Created")),
         ports=tuple(p for p in map(_port, rec.records("Ports")) if p is not None),
-        rootfs_size=size.count("rootFsSize"),
-        rw_size=size.count("rwSize"),
         labels=rec.labels("Labels"),
         pod_id=rec.text("Pod"),
         pod_name=rec.text("PodName"),
@@ -92,6 +91,13 @@ def container(rec: Record) -> Container:
     )
 
 
+def size(rec: Record) -> ContainerSize:
+    """Return ContainerSize from one ``containers/json?size=true`` entry; an entry without
+    ``Size`` (Podman could not compute it) has both sizes None."""
+    size = rec.sub("Size")
+    return ContainerSize(rec.identity("Id"), size.count("rootFsSize"), size.count("rwSize"))
+
+
 def _seconds(nanos: int | None) -> float | None:
     return None if nanos is None else nanos / 1e9
 
@@ -100,20 +106,42 @@ def stats(rec: Record) -> ContainerStats:
     """Return ContainerStats from one ``containers/stats`` entry.
 
     CPU comes from the cumulative counters CPUNano and CPUSystemNano, never from
-    the CPU percentage (which depends on the previous sample Podman kept).
+    the CPU percentage (which depends on the previous sample Podman kept). Network
+    bytes come from the per-interface ``Network`` map where Podman sends one (5.0 and
+    later), else from NetInput/NetOutput, which the backend corrects by version.
     """
+    net_in, net_out = _network(rec)
     return ContainerStats(
         id=rec.identity("ContainerID"),
         cpu_seconds=_seconds(rec.count("CPUNano")),
         cpu_system_seconds=_seconds(rec.count("CPUSystemNano")),
         mem_usage_bytes=rec.count("MemUsage"),
         mem_limit_bytes=rec.count("MemLimit"),
-        net_input_bytes=rec.count("NetInput"),
-        net_output_bytes=rec.count("NetOutput"),
+        net_input_bytes=net_in,
+        net_output_bytes=net_out,
         block_input_bytes=rec.count("BlockInput"),
         block_output_bytes=rec.count("BlockOutput"),
         pids=rec.count("PIDs"),
     )
+
+
+def _network(rec: Record) -> tuple[int | None, int | None]:
+    """Return (received, sent) bytes summed over the ``Network`` map's interfaces, or
+    NetInput and NetOutput as sent when there is no map."""
+    if not isinstance(rec.raw("Network"), dict):
+        return rec.count("NetInput"), rec.count("NetOutput")
+    interfaces = rec.sub("Network")
+    rx: int | None = 0
+    tx: int | None = 0
+    for name in interfaces.names():
+        one = interfaces.sub(name)
+        rx = _add(rx, one.count("RxBytes"))
+        tx = _add(tx, one.count("TxBytes"))
+    return rx, tx
+
+
+def _add(total: int | None, part: int | None) -> int | None:
+    return None if total is None or part is None else total + part
 
 
 def image(rec: Record) -> Image:
@@ -123,6 +151,7 @@ def image(rec: Record) -> Image:
         parent_id=rec.text("ParentId"),
         repo_tags=rec.texts("RepoTags"),
         repo_digests=rec.texts("RepoDigests"),
+        digest=rec.text("Digest"),
         created=unix_seconds(rec.integer("Created")),
         size_bytes=rec.count("Size"),
         containers=rec.count("Containers"),
@@ -163,7 +192,7 @@ def host_info(rec: Record) -> HostInfo:
         mem_free_bytes=host.count("memFree"),
         swap_total_bytes=host.count("swapTotal"),
         swap_free_bytes=host.count("swapFree"),
-        uptime_seconds=uptime(host.text("uptime")),
+        uptime_ranges=uptime_ranges(host.text("uptime"), ver.text("Version")),
         store_containers=store.sub("containerStore").count("number"),
         store_images=store.sub("imageStore").count("number"),
         graph_driver_name=store.text("graphDriverName"),

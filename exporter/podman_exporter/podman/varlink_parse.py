@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from podman_exporter.podman.corrections import uptime_ranges
 from podman_exporter.podman.fields import Record
-from podman_exporter.podman.timeparse import go_time, uptime
+from podman_exporter.podman.timeparse import go_time
 from podman_exporter.snapshot.model import (
     Container,
+    ContainerSize,
     ContainerState,
     ContainerStats,
     HostInfo,
@@ -32,31 +34,36 @@ def container(record: Record) -> Container:
     cid = record.identity("id")
     names = record.texts("names")  # one string in the service, a list in some clients
     ports = tuple(
-        sorted(
-            (
-                PortMapping(
-                    host_ip=p.text("host_ip"),
-                    host_port=p.text("host_port"),
-                    container_port=p.text("container_port"),
-                    protocol=p.text("protocol"),
-                )
-                for p in record.records("ports")
-            ),
-            key=PortMapping.render,
+        PortMapping(
+            host_ip=p.text("host_ip"),
+            host_port=p.text("host_port"),
+            container_port=p.text("container_port"),
+            protocol=p.text("protocol"),
         )
+        for p in record.records("ports")
     )
     return Container(
         id=cid,
         name=names[0] if names else cid[:12],
         image=record.text("image"),
         image_id=record.text("imageid"),
-        state=ContainerState.parse(record.text("status")),
+        state=ContainerState.parse_varlink(record.text("status")),
         created=_time(record, "createdat"),
         ports=ports,
-        rootfs_size=record.count("rootfssize"),
-        rw_size=record.count("rwsize"),
         labels=record.labels("labels"),
     )
+
+
+def size(record: Record) -> ContainerSize:
+    """Return ContainerSize from a ``ListContainerData`` record.
+
+    The service wrote 0 for both sizes when it could not compute them, and a root
+    filesystem is never empty: a ``rootfssize`` of 0 (or none) means both are unknown.
+    """
+    rootfs = record.count("rootfssize")
+    known = bool(rootfs)
+    return ContainerSize(record.identity("id"), rootfs if known else None,
+                         record.count("rwsize") if known else None)
 
 
 def stats(record: Record) -> ContainerStats:
@@ -90,7 +97,8 @@ def image(record: Record) -> Image:
         id=record.identity("id"),
         parent_id=record.text("parentId"),
         repo_tags=record.texts("repoTags"),
-        repo_digests=record.texts("repoDigests"),
+        repo_digests=(digests := record.texts("repoDigests")),
+        digest=next((d.rpartition("@")[2] for d in digests if "@" in d), ""),
         created=_time(record, "created"),
         size_bytes=max(sizes) if sizes else None,
         containers=record.count("containers"),
@@ -105,8 +113,6 @@ def host_info(info: Record, version: Record | None) -> HostInfo:
     non-zero. ``podman.podman_version`` was never filled either: GetVersion supplies it.
     """
     host, store, binary = info.sub("host"), info.sub("store"), info.sub("podman")
-    up_text = host.text("uptime")
-    up = uptime(up_text) if up_text else None
     swap_total = host.count("swap_total")
     return HostInfo(
         hostname=host.text("hostname"),
@@ -118,7 +124,7 @@ def host_info(info: Record, version: Record | None) -> HostInfo:
         mem_free_bytes=host.count("mem_free"),
         swap_total_bytes=swap_total or None,
         swap_free_bytes=host.count("swap_free"),
-        uptime_seconds=up,
+        uptime_ranges=uptime_ranges(host.text("uptime"), None),
         store_containers=store.count("containers"),
         store_images=store.count("images"),
         graph_driver_name=store.text("graph_driver_name"),

@@ -6,7 +6,7 @@ import random
 from collections.abc import Container
 from dataclasses import dataclass
 
-from podman_exporter.sim.gotime import NS
+from podman_exporter.podman.gotext import NS
 from podman_exporter.sim.model import (
     BLK_IN,
     BLK_OUT,

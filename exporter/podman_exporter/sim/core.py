@@ -15,8 +15,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from podman_exporter.podman.gotext import NS, ZONES
 from podman_exporter.sim.build import MIB, Builder
-from podman_exporter.sim.gotime import NS, ZONES
 from podman_exporter.sim.model import (
     CPU,
     STATES,

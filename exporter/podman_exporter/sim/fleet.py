@@ -7,9 +7,9 @@ import threading
 from collections import Counter
 from typing import Any
 
+from podman_exporter.podman.gotext import go_time, varlink_uptime
 from podman_exporter.sim.build import MIB
 from podman_exporter.sim.core import FleetCore
-from podman_exporter.sim.gotime import go_time, podman_uptime
 from podman_exporter.sim.model import ActionFailed, NotFound, SimContainer
 
 _STOPPABLE = ("running", "paused")
@@ -116,7 +116,7 @@ class Fleet(FleetCore):
                     "hostname": self.hostname,
                     "kernel": "4.16.7-300.fc28.x86_64",
                     "os": "linux",
-                    "uptime": podman_uptime(self._boot_uptime + now),
+                    "uptime": varlink_uptime(self._boot_uptime + now),
                 },
                 "registries": ["docker.io", "registry.fedoraproject.org", "quay.io"],
                 "insecure_registries": [],

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from podman_exporter.sim.gotime import Zone, go_duration, go_time
+from podman_exporter.podman.gotext import Zone, go_duration, go_time
 
 STATES = ("unknown", "configured", "created", "running", "exited", "paused")
 CPU, SYS, NET_IN, NET_OUT, BLK_IN, BLK_OUT = range(6)
@@ -153,8 +153,10 @@ class SimContainer:
             "mem_usage": usage,
             "mem_limit": limit,
             "mem_perc": usage / limit * 100.0 if limit else 0.0,
-            "net_input": counters[NET_IN],
-            "net_output": counters[NET_OUT],
+            # The 2018 service filled net_input from the transmit counter (and the
+            # other way round); clients correct it (podman/corrections.py).
+            "net_input": counters[NET_OUT],
+            "net_output": counters[NET_IN],
             "block_output": counters[BLK_OUT],
             "block_input": counters[BLK_IN],
             "pids": pids,

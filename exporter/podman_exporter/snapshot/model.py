@@ -18,34 +18,65 @@ EMPTY_LABELS: Mapping[str, str] = MappingProxyType({})
 
 
 class ContainerState(enum.IntEnum):
-    """Value of ``podman_container_state``."""
+    """Value of ``podman_container_state``: the numbering of prometheus-podman-exporter."""
 
     UNKNOWN = -1
-    CONFIGURED = 0
-    CREATED = 1
+    CREATED = 0
+    INITIALIZED = 1
     RUNNING = 2
     STOPPED = 3
     PAUSED = 4
     EXITED = 5
+    REMOVING = 6
+    STOPPING = 7
 
     @classmethod
     def parse(cls, text: str) -> ContainerState:
-        """Return the state for Podman's status word (``running``, ``Exited`` ...)."""
+        """Return the state for a libpod REST status word (``running``, ``Exited`` ...).
+
+        These are the words of Podman 1.0 and later, where ``created`` is a
+        container not yet handed to the OCI runtime and ``initialized`` one that is.
+        """
         return _STATE_WORDS.get(text.strip().lower(), cls.UNKNOWN)
+
+    @classmethod
+    def parse_varlink(cls, text: str) -> ContainerState:
+        """Return the state for an ``io.projectatomic.podman`` status word.
+
+        The 2018 service named the states by libpod's constants of the time:
+        ``configured`` is what Podman now calls ``created``, and its ``created``
+        is what Podman now calls ``initialized``.
+        """
+        word = text.strip().lower()
+        return _VARLINK_STATE_WORDS.get(word) or _STATE_WORDS.get(word, cls.UNKNOWN)
+
+    def varlink_word(self) -> str:
+        """Return the ``io.projectatomic.podman`` status word for this state."""
+        return _VARLINK_WORD_OF.get(self, self.name.lower())
 
 
 _STATE_WORDS = {
-    "unknown": ContainerState.UNKNOWN,
-    "configured": ContainerState.CONFIGURED,
-    "initialized": ContainerState.CREATED,
     "created": ContainerState.CREATED,
+    "initialized": ContainerState.INITIALIZED,
     "running": ContainerState.RUNNING,
     "up": ContainerState.RUNNING,
     "stopped": ContainerState.STOPPED,
-    "stopping": ContainerState.STOPPED,
-    "removing": ContainerState.STOPPED,
     "paused": ContainerState.PAUSED,
     "exited": ContainerState.EXITED,
+    "removing": ContainerState.REMOVING,
+    "stopping": ContainerState.STOPPING,
+}
+_VARLINK_STATE_WORDS = {
+    "configured": ContainerState.CREATED,
+    "created": ContainerState.INITIALIZED,
+}
+_VARLINK_WORD_OF = {
+    ContainerState.CREATED: "configured",
+    ContainerState.INITIALIZED: "created",
+    # The 2018 service had no words for these: a stopped container was "exited".
+    ContainerState.STOPPED: "exited",
+    ContainerState.REMOVING: "exited",
+    ContainerState.STOPPING: "running",
 }
 
 
@@ -77,9 +108,11 @@ class PortMapping:
     protocol: str
 
     def render(self) -> str:
-        """Return the docker-style text, e.g. ``0.0.0.0:8080->80/tcp``."""
-        host = f"{self.host_ip}:{self.host_port}" if self.host_ip else self.host_port
-        return f"{host}->{self.container_port}/{self.protocol or 'tcp'}"
+        """Return the text ``podman ps`` shows, e.g. ``0.0.0.0:8080->80/tcp``: an empty host
+        address is ``0.0.0.0``, and a mapping for ``tcp,udp`` is one entry per protocol."""
+        host = f"{self.host_ip or '0.0.0.0'}:{self.host_port}"  # noqa: S104 - display text
+        return ", ".join(f"{host}->{self.container_port}/{proto}"
+                         for proto in (self.protocol or "tcp").split(","))
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +126,6 @@ class Container:
     state: ContainerState = ContainerState.UNKNOWN
     created: float | None = None
     ports: tuple[PortMapping, ...] = ()
-    rootfs_size: int | None = None
-    rw_size: int | None = None
     labels: Mapping[str, str] = field(default_factory=lambda: EMPTY_LABELS)
     pod_id: str = ""
     pod_name: str = ""
@@ -111,8 +142,20 @@ class Container:
 
 
 @dataclass(frozen=True, slots=True)
+class ContainerSize:
+    """Disk use of one container (``podman ps --size``); Podman computes it by walking
+    the container's layers, so it is collected on its own, slower schedule."""
+
+    id: str
+    rootfs_bytes: int | None = None
+    """Size of the root filesystem: the image's layers plus the writable layer."""
+    rw_bytes: int | None = None
+    """Size of what the container added or changed in its writable layer."""
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerStats:
-    """Resource usage of one running container; counters are cumulative."""
+    """Resource usage of one running or paused container; counters are cumulative."""
 
     id: str
     cpu_seconds: float | None = None
@@ -134,6 +177,8 @@ class Image:
     parent_id: str = ""
     repo_tags: tuple[str, ...] = ()
     repo_digests: tuple[str, ...] = ()
+    digest: str = ""
+    """The image's own digest (``sha256:...``)."""
     created: float | None = None
     size_bytes: int | None = None
     containers: int | None = None
@@ -164,6 +209,9 @@ class HostInfo:
     swap_total_bytes: int | None = None
     swap_free_bytes: int | None = None
     uptime_seconds: float | None = None
+    """Set by the host collector from ``uptime_ranges`` (see podman/corrections.py)."""
+    uptime_ranges: tuple[tuple[float, float], ...] = ()
+    """True uptimes, ``[low, high)`` seconds, that Podman's uptime text can stand for."""
     store_containers: int | None = None
     store_images: int | None = None
     graph_driver_name: str = ""

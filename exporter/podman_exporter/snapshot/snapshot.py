@@ -8,6 +8,7 @@ from types import MappingProxyType
 
 from podman_exporter.snapshot.model import (
     Container,
+    ContainerSize,
     ContainerStats,
     HostInfo,
     Image,
@@ -43,7 +44,9 @@ class Snapshot:
     """``varlink`` or ``rest``; empty before Podman first answered."""
     containers: tuple[Container, ...] | None = None
     stats: Mapping[str, ContainerStats] | None = None
-    """Stats of running containers, by full container id."""
+    """Stats of running and paused containers, by full container id."""
+    sizes: Mapping[str, ContainerSize] | None = None
+    """Disk use of containers, by full container id (collected on its own schedule)."""
     images: tuple[Image, ...] | None = None
     host: HostInfo | None = None
     pods: tuple[Pod, ...] | None = None

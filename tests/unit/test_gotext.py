@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from podman_exporter.sim.gotime import NS, ZONES, Zone, go_duration, go_time, podman_uptime
+from podman_exporter.podman.gotext import NS, ZONES, Zone, go_duration, go_time
 
 
 @pytest.mark.parametrize(
@@ -44,9 +44,3 @@ def test_go_time_parses_back(zone: Zone) -> None:
     parsed = datetime.strptime(f"{stamp} {offset}", "%Y-%m-%d %H:%M:%S.%f %z")
     assert parsed.timestamp() == pytest.approx(1525977683.123456)
     assert abbr == zone.abbr
-
-
-def test_uptime_as_libpod_printed_it() -> None:
-    assert podman_uptime(4 * 3600 + 13 * 60 + 2.5) == "4h 13m 2.5s (Approximately 0.17 days)"
-    assert podman_uptime(62.57) == "1m 2.57s"
-    assert podman_uptime(30 * 3600) == "30h 0m 0s (Approximately 1.25 days)"

@@ -1,4 +1,5 @@
-"""Go's text forms of ``time.Time`` and ``time.Duration``, as the 2018 service printed them."""
+"""Go's text forms of ``time.Time`` and ``time.Duration``, as the 2018 service printed them
+(written by the varlink bridge and the simulator, read back by timeparse.py)."""
 
 from __future__ import annotations
 
@@ -76,8 +77,8 @@ def go_time(epoch_ns: int, zone: Zone, mono_ns: int | None = None) -> str:
     return text
 
 
-def podman_uptime(uptime_s: float) -> str:
-    """Return ``InfoHost.uptime`` as libpod built it from /proc/uptime.
+def varlink_uptime(uptime_s: float) -> str:
+    """Return ``InfoHost.uptime`` as the 2018 service (and Podman before 4.2) built it.
 
     The Go duration of the uptime (centisecond precision) with a space after ``h``
     and ``m``, plus ``(Approximately N.NN days)`` when it has hours:
