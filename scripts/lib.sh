@@ -30,3 +30,18 @@ make_venv() {
   fi
   rm -f "$log"
 }
+
+# require_commands CMD...: check that every command the tests call exists. One line names
+# the missing ones; in CI (CI=true) that is a failure, elsewhere a warning (tests skip).
+require_commands() {
+  local missing=()
+  for cmd in "$@"; do
+    command -v "$cmd" >/dev/null || [ -x "/usr/sbin/$cmd" ] || missing+=("$cmd")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "${CI:-}" = true ]; then
+    echo "missing commands the tests need: ${missing[*]} (scripts/test installs them as root)" >&2
+    return 1
+  fi
+  echo "warning: missing commands, their tests will be skipped: ${missing[*]}" >&2
+}

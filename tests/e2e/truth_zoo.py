@@ -24,7 +24,6 @@ containers/common v0.50.1 pkg/cgroups, cgroup v1), never from Podman's answer:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -231,15 +230,6 @@ class Zoo:
         """Return the container name of ``role``."""
         return self.names[role]
 
-    def inspect(self, *names: str) -> list[dict[str, object]]:
-        """Return ``podman inspect`` of the named containers."""
-        return list(json.loads(self.env.podman("inspect", *names)))
-
-    def pid(self, role: str) -> int:
-        """Return the host pid of the container's main process."""
-        return int(json.loads(self.env.podman(
-            "inspect", "--format", "{{.State.Pid}}", self.name(role)).strip() or "0"))
-
 
 def build(env: PodmanEnv) -> Zoo:
     """Create the zoo, let every container do its work, and return once all are done."""
@@ -319,11 +309,13 @@ def wait_logged(env: PodmanEnv, names: list[str], within: float = 60) -> None:
 
 @dataclass(frozen=True)
 class UptimeSample:
-    """One collection's exported uptime and /proc/uptime at the end of that collection."""
+    """One collection's exported uptime, /proc/uptime at the end of that collection, and
+    how long the collection's collectors took (Podman read its uptime within that time)."""
 
     collected_at: float
     exported: float | None
     truth: float
+    spent: float
 
 
 class UptimeRecorder(threading.Thread):
@@ -347,11 +339,14 @@ class UptimeRecorder(threading.Thread):
                 continue
             now, up = time.time(), uptime_seconds()
             taken = sample(scrape, "podman_exporter_last_collection_timestamp_seconds")
-            if taken is None or taken == last or sample(scrape, "podman_up") != 1:
-                continue
+            host_ok = sample(scrape, "podman_scrape_collector_success", collector="host")
+            if taken is None or taken == last or host_ok != 1:
+                continue  # a failed host collection (e.g. a timeout) says nothing
             last = taken
+            spent = sum(s.value for s in scrape.get("podman_scrape_collector_duration_seconds",
+                                                   []))
             self.samples.append(UptimeSample(
-                taken, sample(scrape, "podman_host_uptime_seconds"), up - (now - taken)))
+                taken, sample(scrape, "podman_host_uptime_seconds"), up - (now - taken), spent))
 
     def stop(self) -> None:
         """Stop recording and return once the thread ended."""

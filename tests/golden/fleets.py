@@ -11,6 +11,7 @@ from types import MappingProxyType
 from podman_exporter.metrics import MetricOptions
 from podman_exporter.snapshot.model import (
     Container,
+    ContainerSize,
     ContainerState,
     ContainerStats,
     Health,
@@ -61,6 +62,7 @@ def _images() -> tuple[Image, ...]:
             id=NGINX,
             repo_tags=("docker.io/library/nginx:1.25", "localhost:5000/nginx:1.25"),
             repo_digests=("docker.io/library/nginx@sha256:" + "4c" * 32,),
+            digest="sha256:" + "4c" * 32,
             created=T0 - 86_400 * 30,
             size_bytes=187_000_000,
             containers=1,
@@ -69,6 +71,7 @@ def _images() -> tuple[Image, ...]:
             id=PG,
             repo_tags=("docker.io/library/postgres:16",),
             repo_digests=("docker.io/library/postgres@sha256:" + "9d" * 32,),
+            digest="sha256:" + "9d" * 32,
             created=T0 - 86_400 * 10,
             size_bytes=431_000_000,
             containers=1,
@@ -125,8 +128,6 @@ def varlink_fleet() -> Snapshot:
         state=ContainerState.RUNNING,
         created=T0 - 3600,
         ports=(PortMapping("0.0.0.0", "8080", "80", "tcp"), PortMapping("", "8443", "443", "")),
-        rootfs_size=187_000_000,
-        rw_size=12_288,
         labels=MappingProxyType({"app": "shop", "io.podman/tier": "front"}),
     )
     db = Container(
@@ -136,8 +137,6 @@ def varlink_fleet() -> Snapshot:
         image_id=PG,
         state=ContainerState.PAUSED,
         created=T0 - 7200,
-        rootfs_size=431_000_000,
-        rw_size=0,
         labels=MappingProxyType({"app": "shop", "io_podman_tier": "back"}),
     )
     job = Container(
@@ -147,8 +146,6 @@ def varlink_fleet() -> Snapshot:
         image_id=NGINX,
         state=ContainerState.EXITED,
         created=T0 - 600,
-        rootfs_size=None,
-        rw_size=None,
     )
     return Snapshot(
         taken_at=T0,
@@ -156,9 +153,12 @@ def varlink_fleet() -> Snapshot:
         api="varlink",
         containers=(web, db, job),
         stats=MappingProxyType({WEB: _stats(WEB, 2), DB: _stats(DB, 1)}),
+        sizes=MappingProxyType({WEB: ContainerSize(WEB, 187_000_000, 12_288),
+                                DB: ContainerSize(DB, 431_000_000, 0),
+                                JOB: ContainerSize(JOB, None, None)}),
         images=_images(),
         host=_host(swap_total=None, swap_free=0, git_commit=""),  # swap_total never filled
-        collectors=_collectors(("containers", "host", "images", "stats")),
+        collectors=_collectors(("containers", "host", "images", "sizes", "stats")),
         last_success=T0,
     )
 
@@ -174,8 +174,6 @@ def rest_fleet() -> Snapshot:
         state=ContainerState.RUNNING,
         created=T0 - 3600,
         ports=(PortMapping("0.0.0.0", "8080", "80", "tcp"),),
-        rootfs_size=187_000_000,
-        rw_size=12_288,
         labels=MappingProxyType({"app": "shop", "com.example.owner": "team-a"}),
         pod_id=POD,
         pod_name="shop",
@@ -191,8 +189,6 @@ def rest_fleet() -> Snapshot:
         image_id=PG,
         state=ContainerState.RUNNING,
         created=T0 - 7200,
-        rootfs_size=431_000_000,
-        rw_size=0,
         pod_id=POD,
         pod_name="shop",
         exit_code=0,
@@ -206,8 +202,6 @@ def rest_fleet() -> Snapshot:
         image_id=NGINX,
         state=ContainerState.EXITED,
         created=T0 - 600,
-        rootfs_size=5_000,
-        rw_size=100,
         exit_code=137,
         started=T0 - 590,
         exited=T0 - 300,
@@ -231,6 +225,9 @@ def rest_fleet() -> Snapshot:
         api="rest",
         containers=(web, db, job, new),
         stats=MappingProxyType({WEB: _stats(WEB, 2), DB: _stats(DB, 1)}),
+        sizes=MappingProxyType({WEB: ContainerSize(WEB, 187_000_000, 12_288),
+                                DB: ContainerSize(DB, 431_000_000, 0),
+                                JOB: ContainerSize(JOB, 5_000, 100)}),
         images=_images(),
         host=_host(swap_total=2_147_483_648, swap_free=2_000_000_000, git_commit="4c1a9c4"),
         pods=(Pod(id=POD, name="shop", infra_id=INFRA, state=PodState.RUNNING, containers=3),),
@@ -239,7 +236,7 @@ def rest_fleet() -> Snapshot:
             Volume("cache", "local", "/var/lib/containers/storage/volumes/cache/_data"),
         ),
         collectors=_collectors(
-            ("containers", "host", "images", "pods", "stats", "volumes"), failed="stats"
+            ("containers", "host", "images", "pods", "sizes", "stats", "volumes"), failed="stats"
         ),
         last_success=T0 - 30,
         admin_actions=MappingProxyType(
@@ -293,6 +290,7 @@ def hostile_fleet() -> Snapshot:
                 "<none>:<none>",
             ),
             repo_digests=("reg:5000/dup@sha256:" + "12" * 32, "broken-digest"),
+            digest=HOSTILE_TEXTS[5],
             size_bytes=1,
         ),
     )

@@ -13,9 +13,11 @@ from podman_exporter.podman.backend import (
     PodmanUnavailable,
     Unsupported,
 )
+from podman_exporter.podman.corrections import uptime_ranges
 from podman_exporter.snapshot.model import (
     Batch,
     Container,
+    ContainerSize,
     ContainerState,
     ContainerStats,
     HostInfo,
@@ -35,6 +37,8 @@ class FleetBackend:
     partial_stats: bool = False
     api: str = "varlink"
     stats_asked: list[Sequence[str]] = field(default_factory=list)
+    sizes_asked: int = 0
+    uptime_text: str = "0h 12m 20.00s"
 
     def _check(self, call: str) -> None:
         if call in self.failing or "all" in self.failing:
@@ -55,13 +59,19 @@ class FleetBackend:
             raise PartialFailure("one missing", Batch(batch.items[:1]))
         return batch
 
+    def container_sizes(self) -> Batch[ContainerSize]:
+        self._check("sizes")
+        self.sizes_asked += 1
+        return Batch(tuple(ContainerSize(c.id, 1000, 10) for c in self.containers))
+
     def list_images(self) -> Batch[Image]:
         self._check("images")
         return Batch((Image(id="sha256:aa"),))
 
     def host_info(self) -> Batch[HostInfo]:
         self._check("host")
-        return Batch((HostInfo(hostname="h"),))
+        return Batch((HostInfo(hostname="h",
+                               uptime_ranges=uptime_ranges(self.uptime_text, "4.3.1")),))
 
     def list_pods(self) -> Batch[Pod]:
         raise Unsupported("no pods")
@@ -85,7 +95,7 @@ def make_loop(backend: FleetBackend, clock: Clock, published: list[Snapshot]) ->
         return backend
 
     return CollectionLoop(backend=source, collectors=COLLECTORS, interval=15, max_age=45,
-                          publish=published.append, clock=clock)
+                          publish=published.append, clock=clock, intervals={"sizes": 300})
 
 
 def fleet() -> FleetBackend:
@@ -93,6 +103,7 @@ def fleet() -> FleetBackend:
         Container(id="a" * 64, name="web", state=ContainerState.RUNNING),
         Container(id="b" * 64, name="db", state=ContainerState.RUNNING),
         Container(id="c" * 64, name="old", state=ContainerState.EXITED),
+        Container(id="d" * 64, name="nap", state=ContainerState.PAUSED),
     ])
 
 
@@ -101,11 +112,13 @@ def test_full_collection_fills_every_supported_section() -> None:
     snap = make_loop(backend, Clock(), published).collect_once()
     assert published == [snap]
     assert snap.up and snap.api == "varlink"
-    assert snap.containers is not None and len(snap.containers) == 3
-    assert snap.stats is not None and set(snap.stats) == {"a" * 64, "b" * 64}
-    assert backend.stats_asked == [["a" * 64, "b" * 64]]  # only running containers
+    assert snap.containers is not None and len(snap.containers) == 4
+    assert snap.stats is not None and set(snap.stats) == {"a" * 64, "b" * 64, "d" * 64}
+    assert backend.stats_asked == [["a" * 64, "b" * 64, "d" * 64]]  # running and paused
+    assert snap.sizes is not None and len(snap.sizes) == 4
     assert snap.pods is None and snap.volumes is None  # unsupported: absent, not failed
-    assert {c.name for c in snap.collectors} == {"containers", "stats", "images", "host"}
+    assert {c.name for c in snap.collectors} == {"containers", "stats", "sizes", "images",
+                                                 "host"}
     assert all(c.success for c in snap.collectors)
     bad = {c.name: c.bad_records_total for c in snap.collectors}
     assert bad["containers"] == 1 and bad["images"] == 0
@@ -144,11 +157,53 @@ def test_unreachable_podman_drops_series_after_max_age_and_recovers() -> None:
     assert not snap.up
     assert snap.containers is None and snap.stats is None and snap.host is None
     assert snap.images is None
+    assert snap.sizes is not None  # collected 55 s ago: within its 300 s interval + max-age
     backend.failing = set()
     clock.now += 15
     snap = loop.collect_once()
     assert snap.up and snap.containers is not None and snap.last_success == clock.now
     assert {c.name: c.errors_total for c in snap.collectors}["host"] == 2
+
+
+def test_slow_collector_runs_on_its_own_interval() -> None:
+    backend, clock, published = fleet(), Clock(), []
+    loop = make_loop(backend, clock, published)
+    loop.collect_once()
+    for _ in range(19):  # 285 s later: not yet due
+        clock.now += 15
+        snap = loop.collect_once()
+    assert backend.sizes_asked == 1
+    status = {c.name: c for c in snap.collectors}["sizes"]
+    assert status.success and status.errors_total == 0  # the last run's result, kept
+    assert snap.sizes is not None
+    clock.now += 15  # 300 s after the first run
+    loop.collect_once()
+    assert backend.sizes_asked == 2
+
+
+def test_failed_slow_collector_is_retried_at_the_next_collection() -> None:
+    backend, clock, published = fleet(), Clock(), []
+    backend.failing = {"sizes"}
+    loop = make_loop(backend, clock, published)
+    snap = loop.collect_once()
+    assert snap.sizes is None
+    backend.failing = set()
+    clock.now += 15
+    snap = loop.collect_once()
+    assert backend.sizes_asked == 1 and snap.sizes is not None
+    assert {c.name: c.errors_total for c in snap.collectors}["sizes"] == 1
+
+
+def test_host_uptime_waits_for_an_unambiguous_reading() -> None:
+    backend, clock, published = fleet(), Clock(), []
+    backend.uptime_text = "0h 12m 30.00s"  # 12 m 30 s or 11 m 30 s (Podman 4.3 rounds)
+    loop = make_loop(backend, clock, published)
+    snap = loop.collect_once()
+    assert snap.host is not None and snap.host.uptime_seconds is None
+    backend.uptime_text = "0h 12m 45.00s"  # 11 m 45 s: one candidate only
+    snap = loop.collect_once()
+    assert snap.host is not None and snap.host.uptime_seconds is not None
+    assert 704 <= snap.host.uptime_seconds <= 707  # 705 s plus the wall-clock time between
 
 
 def test_stats_are_skipped_when_containers_fail() -> None:

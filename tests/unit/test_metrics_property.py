@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 from podman_exporter.metrics import MetricOptions, build_families
 from podman_exporter.snapshot.model import (
     Container,
+    ContainerSize,
     ContainerState,
     ContainerStats,
     Health,
@@ -62,8 +63,6 @@ def containers(draw: st.DrawFn) -> tuple[Container, ...]:
                     )
                 )
             ),
-            rootfs_size=draw(COUNT),
-            rw_size=draw(COUNT),
             labels=draw(LABELS),
             pod_id=draw(ANY_TEXT),
             pod_name=draw(ANY_TEXT),
@@ -104,6 +103,9 @@ def snapshots(draw: st.DrawFn) -> tuple[Snapshot, MetricOptions]:
             ),
         )
     )
+    sizes = draw(st.one_of(st.none(), st.lists(
+        st.builds(ContainerSize, st.sampled_from(ids), COUNT, COUNT), max_size=8).map(
+            lambda items: MappingProxyType({s.id: s for s in items}))))
     images = st.builds(
         Image,
         ANY_TEXT,
@@ -138,6 +140,7 @@ def snapshots(draw: st.DrawFn) -> tuple[Snapshot, MetricOptions]:
         up=draw(st.booleans()),
         api=draw(st.sampled_from(["", "varlink", "rest"])),
         containers=cs,
+        sizes=sizes,
         stats=stats,
         images=draw(st.one_of(st.none(), st.lists(images, max_size=4).map(tuple))),
         host=draw(st.one_of(st.none(), host)),

@@ -11,7 +11,7 @@ import pytest
 from metrics_support import BUILT_IN, LABEL_NAME, OPTIONS, container, names, series
 
 from podman_exporter.metrics import MetricOptions, build_families
-from podman_exporter.metrics.images import digest_for, split_repo_tag
+from podman_exporter.metrics.images import split_repo_tag
 from podman_exporter.metrics.labels import container_label_names
 from podman_exporter.snapshot.model import (
     ContainerState,
@@ -77,8 +77,9 @@ def test_container_labels_on_info_only() -> None:
     [
         ("docker.io/library/nginx:1.25", ("docker.io/library/nginx", "1.25")),
         ("localhost:5000/nginx:latest", ("localhost:5000/nginx", "latest")),
-        ("localhost:5000/nginx", ("localhost:5000/nginx", "")),
-        ("alpine", ("alpine", "")),
+        ("localhost:5000/nginx", ("localhost:5000/nginx", "<none>")),
+        ("alpine", ("alpine", "<none>")),
+        ("quay.io/x:1@sha256:" + "ab" * 32, ("quay.io/x", "1")),
         ("<none>:<none>", ("<none>", "<none>")),
         ("a:b:c", ("a:b", "c")),
     ],
@@ -87,21 +88,12 @@ def test_split_repo_tag(text: str, expected: tuple[str, str]) -> None:
     assert split_repo_tag(text) == expected
 
 
-def test_digest_is_the_one_of_the_series_repository() -> None:
-    image = Image(
-        id="i",
-        repo_digests=("quay.io/x@sha256:bb", "docker.io/x@sha256:aa", "docker.io/x@sha256:00"),
-    )
-    assert digest_for(image, "docker.io/x") == "sha256:00"
-    assert digest_for(image, "quay.io/x") == "sha256:bb"
-    assert digest_for(image, "other") == ""
-
-
 def test_image_series_per_tag_untagged_and_deduplicated() -> None:
     tagged = Image(
         id="sha256:" + "1" * 64,
         repo_tags=("r/b:2", "r/a:1", "r/b:2"),
         repo_digests=("r/a@sha256:dd",),
+        digest="sha256:dd",
         size_bytes=10,
     )
     untagged = Image(id="0" * 64, parent_id="1" * 64, size_bytes=5, containers=0)
@@ -110,7 +102,7 @@ def test_image_series_per_tag_untagged_and_deduplicated() -> None:
     assert [(d["id"], d["repository"], d["tag"], d["digest"]) for d, _ in info] == [
         ("000000000000", "<none>", "<none>", ""),
         ("111111111111", "r/a", "1", "sha256:dd"),
-        ("111111111111", "r/b", "2", ""),
+        ("111111111111", "r/b", "2", "sha256:dd"),  # the image's digest, as the Go exporter
     ]
     assert info[0][0]["parent_id"] == "111111111111"
     assert [v for _, v in series(families, "podman_image_size")] == [5, 10, 10]
@@ -182,19 +174,21 @@ def test_stats_only_for_listed_containers_with_stats() -> None:
     assert not any(n.startswith("podman_container_") for n in names(no_list))
 
 
-def test_ports_sorted_deduplicated_and_joined() -> None:
+def test_ports_as_podman_ps_shows_them() -> None:
     from podman_exporter.snapshot.model import PortMapping
 
     ports = (
         PortMapping("", "9090", "90", "udp"),
-        PortMapping("0.0.0.0", "8080", "80", "tcp"),
-        PortMapping("", "9090", "90", "udp"),
+        PortMapping("127.0.0.1", "8080", "80", "tcp,udp"),
     )
     families = build_families(
         Snapshot(1.0, True, containers=(container("a", "p", ports=ports),)), OPTIONS
     )
     [(info, _)] = series(families, "podman_container_info")
-    assert info["ports"] == "0.0.0.0:8080->80/tcp,9090->90/udp"
+    # Podman's order, empty host address as 0.0.0.0, one entry per protocol, ", " between:
+    # the Go exporter's format.
+    assert info["ports"] == (
+        "0.0.0.0:9090->90/udp, 127.0.0.1:8080->80/tcp, 127.0.0.1:8080->80/udp")
 
 
 def test_vanished_containers_vanish() -> None:

@@ -46,7 +46,8 @@ def test_container_from_real_reply() -> None:
     assert (c.started, c.exited) == (1795756079.0, 1795756080.0)
     assert (c.pod_id, c.pod_name, dict(c.labels)) == (CONTAINER["Pod"], "pod1", {"app": "shop"})
     assert [p.render() for p in c.ports] == ["127.0.0.1:18080->80/tcp"]
-    assert c.rootfs_size is None and c.rw_size is None
+    size = parse.size(Record(CONTAINER))
+    assert (size.rootfs_bytes, size.rw_bytes) == (None, None)  # no size=true: unknown
 
 
 @pytest.mark.parametrize(("status", "health"), [
@@ -66,7 +67,8 @@ def test_go_zero_time_is_unknown() -> None:
 def test_port_range_and_docker_shape() -> None:
     ranged = {**CONTAINER, "Ports": [{"host_ip": "", "container_port": 80, "host_port": 8080,
                                       "range": 3, "protocol": "udp"}]}
-    assert [p.render() for p in parse.container(Record(ranged)).ports] == ["8080-8082->80-82/udp"]
+    assert [p.render() for p in parse.container(Record(ranged)).ports] == [
+        "0.0.0.0:8080-8082->80-82/udp"]
     docker = {**CONTAINER, "Ports": [{"IP": "0.0.0.0", "PrivatePort": 443, "PublicPort": 8443,
                                       "Type": "tcp"}]}
     assert [p.render() for p in parse.container(Record(docker)).ports] == [
@@ -107,12 +109,13 @@ def test_image_pod_volume_info() -> None:
     vol = parse.volume(Record({"Name": "v", "Driver": "local", "Mountpoint": "/x/_data"}))
     assert (vol.name, vol.driver, vol.mount_point) == ("v", "local", "/x/_data")
     info = parse.host_info(Record({
-        "host": {"memTotal": 100, "memFree": 40, "cpus": 2, "uptime": "1h 2m 3.50s",
-                 "hostname": "vm"},
+        "host": {"memTotal": 100, "memFree": 40, "cpus": 2, "hostname": "vm",
+                 "uptime": "1h 2m 3.00s (Approximately 0.04 days)"},
         "store": {"containerStore": {"number": 8}, "imageStore": {"number": "two"}},
         "version": {"Version": "4.3.1"}}))
-    assert (info.mem_total_bytes, info.cpus, info.uptime_seconds, info.store_containers,
-            info.store_images, info.version.version) == (100, 2, 3723.5, 8, None, "4.3.1")
+    assert (info.mem_total_bytes, info.cpus, info.uptime_ranges, info.store_containers,
+            info.store_images, info.version.version) == (100, 2, ((3723, 3724),), 8, None,
+                                                         "4.3.1")
 
 
 def test_unix_seconds() -> None:

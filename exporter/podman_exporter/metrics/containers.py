@@ -20,6 +20,7 @@ Sample of the exposition (classic text, HELP lines shortened)::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from prometheus_client.core import Metric
@@ -36,6 +37,12 @@ INFO_LABELS = ("id", "name", "image", "image_id", "ports", "pod_id", "pod_name")
 def _base(c: Container) -> tuple[str, str, str, str]:
     """Return the label values every container series carries."""
     return (c.short_id, c.name, short_id(c.pod_id), c.pod_name)
+
+
+def _whole(seconds: float | None) -> float | None:
+    """Return whole seconds, as the Go exporter's ``Created.Unix()``."""
+    return float(math.floor(seconds)) if seconds is not None and math.isfinite(seconds) \
+        else seconds
 
 
 def _gauge(name: str, doc: str, unit: str = "") -> Family:
@@ -120,7 +127,7 @@ def container_families(
             (c.short_id, c.name, c.image, short_id(c.image_id), ports, *base[2:], *label_values)
         )
         state.add(base, c.state.value)
-        created.add(base, None if c.created is None else float(int(c.created)))
+        created.add(base, _whole(c.created))
         size = None if sizes is None else sizes.get(c.id)
         if size is not None:
             rootfs.add(base, size.rootfs_bytes)

@@ -177,12 +177,12 @@ class Image:
     parent_id: str = ""
     repo_tags: tuple[str, ...] = ()
     repo_digests: tuple[str, ...] = ()
-    digest: str = ""
-    """The image's own digest (``sha256:...``)."""
     created: float | None = None
     size_bytes: int | None = None
     containers: int | None = None
     labels: Mapping[str, str] = field(default_factory=lambda: EMPTY_LABELS)
+    digest: str = ""
+    """The image's own digest (``sha256:...``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,14 +210,14 @@ class HostInfo:
     swap_free_bytes: int | None = None
     uptime_seconds: float | None = None
     """Set by the host collector from ``uptime_ranges`` (see podman/corrections.py)."""
-    uptime_ranges: tuple[tuple[float, float], ...] = ()
-    """True uptimes, ``[low, high)`` seconds, that Podman's uptime text can stand for."""
     store_containers: int | None = None
     store_images: int | None = None
     graph_driver_name: str = ""
     graph_root: str = ""
     run_root: str = ""
     version: VersionInfo = field(default_factory=VersionInfo)
+    uptime_ranges: tuple[tuple[float, float], ...] = ()
+    """True uptimes, ``[low, high)`` seconds, that Podman's uptime text can stand for."""
 
 
 class PodState(enum.IntEnum):
