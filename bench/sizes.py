@@ -157,23 +157,25 @@ def check_sizes(body: bytes, writers: int) -> str:
             f"rwSize sum {sum(s.get('rwSize', 0) for s in rw)} B")
 
 
-def concurrent_plain(caller: Caller, sized_wall: float) -> tuple[float, bool]:
+def concurrent_plain(caller: Caller, sized_wall: float) -> tuple[float, bool, bool]:
     """Return the plain listing's latency while a size=true call is in flight (started
-    0.3 x its usual latency earlier on another connection), and whether it overlapped."""
+    0.3 x its usual latency earlier on another connection), whether the two overlapped,
+    and whether the plain one finished first (so Podman did not serialize them)."""
     other = Caller.__new__(Caller)
     other.pid, other.sock = caller.pid, caller.sock
     other.conn = UnixHTTPConnection(caller.sock, 900)
-    done = threading.Event()
-    thread = threading.Thread(target=lambda: (other.get(SIZED), done.set()))
+    ended: list[float] = []
+    thread = threading.Thread(target=lambda: (other.get(SIZED),
+                                              ended.append(time.perf_counter())))
     thread.start()
     time.sleep(0.3 * sized_wall)
     t0 = time.perf_counter()
     caller.get(PLAIN)
-    wall = time.perf_counter() - t0
-    overlapped = not done.is_set()
+    t1 = time.perf_counter()
+    overlapped = not ended
     thread.join()
     other.conn.close()
-    return wall, overlapped
+    return t1 - t0, overlapped, t1 < ended[0]
 
 
 @dataclass
@@ -185,6 +187,7 @@ class Result:
     calls: dict[str, Samples]
     first_sized: tuple[float, float]
     during: list[float]
+    plain_first: int
     unattributed: float
 
 
@@ -210,13 +213,15 @@ def measure(env: PodmanEnv, caller: Caller, containers: int, writers: int,
             caller.timed(paths[key], calls[key])
     total1 = service_cpu(caller.pid)
     measured = sum(sum(s.ticks) for s in calls.values())
-    during = []
+    during, plain_first = [], 0
     for _ in range(reps):
-        wall, overlapped = concurrent_plain(caller, statistics.median(calls["size"].wall))
+        wall, overlapped, first_done = concurrent_plain(
+            caller, statistics.median(calls["size"].wall))
         if overlapped:
             during.append(wall)
+            plain_first += first_done
     return Result(containers, len(running), calls, (first.wall[0], first.cpu[0]),
-                  during, (total1.ticks - total0.ticks) - measured)
+                  during, plain_first, (total1.ticks - total0.ticks) - measured)
 
 
 def ms(seconds: float) -> str:
@@ -256,8 +261,8 @@ def report(results: list[Result], main_interval: float, share: float) -> None:
     for r in results:
         p, s = r.calls["plain"], r.calls["size"]
         coll = med(collection_cpu(r))
-        during = (f"{ms(med(r.during))} ms (alone {ms(med(p.wall))})" if r.during
-                  else "no overlap")
+        during = (f"{ms(med(r.during))} ms (alone {ms(med(p.wall))}; ended first "
+                  f"{r.plain_first}/{len(r.during)})" if r.during else "no overlap")
         print(f"| {r.containers:,} | {med(s.wall) / med(p.wall):.1f}x "
               f"| {med(s.cpu) / med(p.cpu):.1f}x "
               f"| {med(s.cpu) / r.containers * 1e3:.2f} ms "

@@ -41,7 +41,7 @@ IMAGE = "localhost/busybox:truth"
 BLOB_IMAGE = "localhost/truth-blob:2mb"
 BLOB_IMAGE_BYTES = 2_000_000
 APPLETS = ("sh", "sleep", "true", "false", "cat", "echo", "ls", "dd", "head", "mkdir",
-           "httpd", "wget", "seq", "kill", "timeout")
+           "httpd", "wget", "seq")
 SERVED_BYTES = 3_000_000
 """Bytes the web server container serves to the client container, once."""
 WRITTEN_BYTES = 8 * 1024 * 1024
@@ -249,8 +249,10 @@ def build(env: PodmanEnv) -> Zoo:
 
     done = f"echo done; {FOREVER}"
     env.run_parallel([
-        run("burner", "timeout 1 sh -c 'while :; do :; done'; "
-                      f"timeout 0.5 dd if=/dev/zero of=/dev/null bs=1; {done}"),
+        # A fixed amount of work (about 1.2 s of user and 0.6 s of mostly system time
+        # here), so that its CPU time does not depend on how busy the host is.
+        run("burner", f"{spin(1_000_000)}; dd if=/dev/zero of=/dev/null bs=1 count=1000000; "
+                      f"{done}"),
         run("holder", f"dd if=/dev/zero of=/dev/shm/held bs=1048576 count={HELD_BYTES >> 20}; "
                       f"{done}", "--memory", "64m"),
         run("blockio", f"dd if=/dev/zero of=/data bs=1048576 count={WRITTEN_BYTES >> 20} "
@@ -263,8 +265,8 @@ def build(env: PodmanEnv) -> Zoo:
         run("exit0", "exit 0"),
         run("exit3", "exit 3"),
         run("killed", FOREVER),
-        run("paused", "dd if=/dev/zero of=/dev/shm/p bs=1048576 count=5; "
-                      f"timeout 0.5 sh -c 'while :; do :; done'; {done}"),
+        run("paused", f"dd if=/dev/zero of=/dev/shm/p bs=1048576 count=5; {spin(200_000)}; "
+                      f"{done}"),
         ["create", *net, "--name", n["created"], IMAGE, "sh", "-c", FOREVER],
         ["create", *net, "--name", n["initialized"], IMAGE, "sh", "-c", FOREVER],
         run("healthy", FOREVER, "--health-cmd", "true", "--health-interval", "1h"),
@@ -290,6 +292,11 @@ def build(env: PodmanEnv) -> Zoo:
     env.podman("pause", n["paused"])
     zoo.work_done_at = time.time()
     return zoo
+
+
+def spin(loops: int) -> str:
+    """Return a shell loop that counts to ``loops`` (about 1.2 µs of CPU per loop here)."""
+    return f"i=0; while [ $i -lt {loops} ]; do i=$((i+1)); done"
 
 
 def wait_logged(env: PodmanEnv, names: list[str], within: float = 60) -> None:
