@@ -158,9 +158,10 @@ def check_sizes(body: bytes, writers: int) -> str:
 
 
 def concurrent_plain(caller: Caller, sized_wall: float) -> tuple[float, bool, bool]:
-    """Return the plain listing's latency while a size=true call is in flight (started
-    0.3 x its usual latency earlier on another connection), whether the two overlapped,
-    and whether the plain one finished first (so Podman did not serialize them)."""
+    """Return the plain listing's latency when a size=true call was started 0.3 x its
+    usual latency earlier on another connection, whether that call was still in flight
+    when the plain one started, and whether the plain one ended first (if Podman
+    serialized the two, it would end last)."""
     other = Caller.__new__(Caller)
     other.pid, other.sock = caller.pid, caller.sock
     other.conn = UnixHTTPConnection(caller.sock, 900)
@@ -169,10 +170,10 @@ def concurrent_plain(caller: Caller, sized_wall: float) -> tuple[float, bool, bo
                                               ended.append(time.perf_counter())))
     thread.start()
     time.sleep(0.3 * sized_wall)
+    overlapped = not ended
     t0 = time.perf_counter()
     caller.get(PLAIN)
     t1 = time.perf_counter()
-    overlapped = not ended
     thread.join()
     other.conn.close()
     return t1 - t0, overlapped, t1 < ended[0]

@@ -48,6 +48,7 @@ from truth_zoo import (
     Zoo,
     build,
     mem_total_bytes,
+    own_bridge,
     read_usage,
     sample,
     unix_time,
@@ -112,6 +113,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
     logs = tmp_path_factory.mktemp("truth")
     with private_podman("pe-truth-") as env:
+        own_bridge(env)
         address = f"unix:{env.base / 'varlink.sock'}"
         # The bridge measures sizes in the background (REST lists are cheap without them).
         every = ({"sizes_interval": 1.0}

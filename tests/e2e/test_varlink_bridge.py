@@ -43,8 +43,9 @@ def test_list_containers(podman_env: PodmanEnv, client: Any) -> None:
     n = podman_env.names
     status = {name: listed[name]["status"] for name in
               (n["running"], n["paused"], n["exited"], n["created"])}
+    # The 2018 service's words: "configured" is what Podman now calls "created".
     assert status == {n["running"]: "running", n["paused"]: "paused",
-                      n["exited"]: "exited", n["created"]: "created"}
+                      n["exited"]: "exited", n["created"]: "configured"}
     ps = json.loads(podman_env.podman("ps", "-a", "--format", "json"))
     assert {c["Id"] for c in ps} == {c["id"] for c in listed.values()}
     running = listed[n["running"]]

@@ -48,7 +48,7 @@ class ContainerState(enum.IntEnum):
         is what Podman now calls ``initialized``.
         """
         word = text.strip().lower()
-        return _VARLINK_STATE_WORDS.get(word) or _STATE_WORDS.get(word, cls.UNKNOWN)
+        return _VARLINK_STATE_WORDS.get(word, _STATE_WORDS.get(word, cls.UNKNOWN))
 
     def varlink_word(self) -> str:
         """Return the ``io.projectatomic.podman`` status word for this state."""
