@@ -241,7 +241,7 @@ def report(results: list[Result], main_interval: float, share: float) -> None:
     """Print the table, the ratios and the interval recommendation."""
     med, mx = statistics.median, max
     print("\n| containers | call | latency median / max (ms) | Podman CPU median / max (ms) "
-          "| CPU from /proc/PID/stat, sum of reps (ms) | reply |")
+          "| CPU sum of reps: schedstat / /proc/PID/stat ticks (ms) | reply |")
     print("|---:|---|---:|---:|---:|---:|")
     for r in results:
         for key, label in (("plain", "`containers/json?all=true`"),
@@ -250,7 +250,7 @@ def report(results: list[Result], main_interval: float, share: float) -> None:
                            *((k, f"`{OTHERS[k].split('?')[0][1:]}`") for k in OTHERS)):
             s = r.calls[key]
             print(f"| {r.containers:,} | {label} | {ms(med(s.wall))} / {ms(mx(s.wall))} | "
-                  f"{ms(med(s.cpu))} / {ms(mx(s.cpu))} | {ms(sum(s.ticks))} | "
+                  f"{ms(med(s.cpu))} / {ms(mx(s.cpu))} | {ms(sum(s.cpu))} / {ms(sum(s.ticks))} | "
                   f"{s.body / 1024:,.0f} kB |")
         coll = collection_cpu(r)
         print(f"| {r.containers:,} | whole main collection (all but size) | | "

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from exporter_proc import Exporter, value
 from podman_env import PodmanEnv, private_podman
+from truth_world import World, truth_world
 
 from podman_exporter.podman.rest import RestBackend
 
@@ -80,3 +81,16 @@ def exporter(tmp_path: Path) -> Iterator[Callable[..., Exporter]]:
     yield start
     for exp in started:
         exp.stop()
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """Return the truth tests' zoo with its work done, observed by both exporters."""
+    with truth_world(tmp_path_factory.mktemp("truth")) as observed:
+        yield observed
+
+
+@pytest.fixture(params=("rest", "varlink"))
+def api(request: pytest.FixtureRequest) -> str:
+    """Return the API of the exporter under test in the truth tests."""
+    return str(request.param)

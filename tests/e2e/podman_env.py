@@ -1,12 +1,14 @@
 """A private real Podman for end-to-end tests: own storage, locks, network and REST socket.
 
 Nothing outside the temporary directory is touched except a bridge network
-interface (named by Podman, on a random 10.x subnet) that is removed again.
+interface (named after the private network, on a free 10.x subnet) that is removed
+again.
 See /work/shared/notes/real-podman.md for why runc and the ulimits are needed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -102,9 +104,33 @@ class PodmanEnv:
         (self.base / "containers.conf").write_text(CONTAINERS_CONF.format(
             tmp=self.base / "tmp", net=self.base / "net"))
         self.podman("import", str(busybox_rootfs(self.base)), IMAGE)
-        self.network = f"pe{os.getpid() % 100000}"
-        subnet = f"10.{random.randint(200, 250)}.{random.randint(0, 255)}.0/24"
-        self.podman("network", "create", "--subnet", subnet, self.network)
+        self.network = f"pe{os.getpid() % 100000}{random.randint(0, 999):03d}"
+        for attempt in range(3):
+            # CNI's network create lists the host's routes; it fails when another test
+            # run removes an interface meanwhile ("no such network interface").
+            try:
+                self.podman("network", "create", "--subnet", free_subnet(), self.network)
+                break
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                time.sleep(1)
+        self.own_bridge()
+
+    def own_bridge(self) -> None:
+        """Give the private network a bridge interface name of its own.
+
+        Podman 4.3 names a new CNI bridge ``cni-podmanN`` after the interfaces that
+        exist when the network is created, but the interface appears only when the
+        first container starts: two private Podmans set up at the same time pick the
+        same name, and the second one's containers fail to start ("already has an IP
+        address different from ..."). Podman 4.3 has no option for the name, so the
+        network's conflist is rewritten before the service first reads it.
+        """
+        conflist = self.base / "net" / f"{self.network}.conflist"
+        config = json.loads(conflist.read_text())
+        config["plugins"][0]["bridge"] = self.network
+        conflist.write_text(json.dumps(config, indent=3))
 
     def start_service(self) -> None:
         """Start ``podman system service`` and return once it answers ``/_ping``."""
@@ -178,6 +204,16 @@ class PodmanEnv:
         if self.network:
             self.podman("network", "rm", "-f", self.network, check=False)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def free_subnet() -> str:
+    """Return a 10.x.y.0/24 subnet (x from 200 to 250) that no host route uses now."""
+    routes = Path("/proc/net/route").read_text().splitlines()[1:]
+    used = {line.split()[1] for line in routes if line.strip()}
+    while True:
+        second, third = random.randint(200, 250), random.randint(0, 255)
+        if f"00{third:02X}{second:02X}0A" not in used:  # 10.second.third.0, little-endian
+            return f"10.{second}.{third}.0/24"
 
 
 def _pings(path: Path) -> bool:

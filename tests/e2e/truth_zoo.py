@@ -24,9 +24,7 @@ containers/common v0.50.1 pkg/cgroups, cgroup v1), never from Podman's answer:
 
 from __future__ import annotations
 
-import json
 import os
-import random
 import re
 import stat
 import tarfile
@@ -231,32 +229,6 @@ class Zoo:
     def name(self, role: str) -> str:
         """Return the container name of ``role``."""
         return self.names[role]
-
-
-def own_bridge(env: PodmanEnv) -> None:
-    """Give the private network a bridge interface and a subnet of its own.
-
-    Podman 4.3 names a new CNI bridge ``cni-podmanN`` after the interfaces that exist
-    when the network is created, but the interface appears only when the first
-    container starts: two private Podmans set up at the same time pick the same name
-    and the second one's containers fail to start ("already has an IP address
-    different from ..."). Podman 4.3 has no option for the name, so the network's
-    conflist is rewritten, with the REST service stopped so that it reads it again.
-    """
-    conflist = env.base / "net" / f"{env.network}.conflist"
-    config = json.loads(conflist.read_text())
-    used = {line.split()[1] for line in Path("/proc/net/route").read_text().splitlines()[1:]}
-    while True:
-        third, second = random.randint(0, 255), random.randint(200, 250)
-        if f"00{third:02X}{second:02X}0A" not in used:  # 10.second.third.0, little-endian
-            break
-    bridge = config["plugins"][0]
-    bridge["bridge"] = f"truth{os.getpid() % 100000}"
-    bridge["ipam"]["ranges"] = [[{"subnet": f"10.{second}.{third}.0/24",
-                                  "gateway": f"10.{second}.{third}.1"}]]
-    env.stop_service()
-    conflist.write_text(json.dumps(config, indent=3))
-    env.start_service()
 
 
 def build(env: PodmanEnv) -> Zoo:

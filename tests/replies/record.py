@@ -8,8 +8,9 @@ A private Podman (tests/e2e/podman_env.py) gets a fixed zoo of ``rec-*`` contain
 one download of exactly BLOB_SIZE bytes from ``rec-server`` to ``rec-client`` over the
 private network, then everything is left idle and the replies are recorded raw over the
 sockets (http.client on the REST socket, the varlink wire protocol on the bridge's socket),
-followed at once by the truth read from ``podman inspect``, /proc and the cgroups.
-Everything is removed again afterwards.
+with the containers' counters read just before and after each stats request and the
+host's uptime around each info request, followed by the truth read from ``podman
+inspect``, /proc and the cgroups. Everything is removed again afterwards.
 """
 
 from __future__ import annotations
@@ -25,19 +26,32 @@ import sys
 import tarfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
 sys.path[:0] = [str(TESTS), str(TESTS / "e2e")]
 
+from hostfacts import (  # noqa: E402
+    cgroup_dirs,
+    counters,
+    meminfo_total,
+    memory_stat,
+    net_dev,
+    read_int,
+    uptime,
+    wait_for_uptime_seconds,
+)
 from podman_env import BUSYBOX, PodmanEnv, private_podman  # noqa: E402
 
 from support import free_port  # noqa: E402
+
+T = TypeVar("T")
 
 API = "/v4.0.0/libpod"
 IMAGE = "localhost/busybox:rec"
@@ -50,6 +64,7 @@ POD = "rec-pod"
 BLOB_SIZE = 3_000_000
 HTTP_PORT = 8000
 INTERFACE = "io.projectatomic.podman"
+QUIET_TRIES = 5
 NAMES = {
     "running": "rec-running", "paused": "rec-paused", "exited": "rec-exited3",
     "created": "rec-created", "health": "rec-health", "labeled": "rec-labeled",
@@ -139,6 +154,52 @@ def download(env: PodmanEnv) -> dict[str, Any]:
                         f"rec-server), once; rec-server sends, rec-client receives"}
 
 
+# -- the zoo as the host sees it ------------------------------------------------------
+
+
+class Zoo:
+    """Ids, states, pids and cgroup directories of the rec-* containers (one inspect)."""
+
+    def __init__(self, env: PodmanEnv) -> None:
+        docs = {d["Name"]: d for d in json.loads(env.podman("inspect", *NAMES.values()))}
+        self.ids = {n: docs[n]["Id"] for n in NAMES.values()}
+        self.states = {n: docs[n]["State"]["Status"] for n in NAMES.values()}
+        self.pids = {n: int(docs[n]["State"].get("Pid") or 0) for n in NAMES.values()}
+        self.dirs = {n: cgroup_dirs(pid) for n, pid in self.pids.items() if pid}
+        self.live = [n for n in NAMES.values() if self.states[n] in ("running", "paused")]
+
+    def counters(self, names: list[str]) -> dict[str, Any]:
+        """Return the stats figures of these containers as the host has them now."""
+        return {n: counters(self.pids[n], self.dirs[n]) for n in names}
+
+
+def bracketed(zoo: Zoo, names: list[str], call: Callable[[], T]) -> tuple[T, dict[str, Any]]:
+    """Return ``call()`` made between two readings of the containers' counters, and the
+    window ``{"tries", "quiet", "before", "after"}``.
+
+    Stray frames (IPv6 router solicitations, ARP) still reach the idle containers now and
+    then: the call is made again, up to QUIET_TRIES times, until no counter moved during
+    it (``quiet``). A test may then demand exact equality; otherwise it has the bounds.
+    """
+    tries = 0
+    while True:
+        tries += 1
+        before = zoo.counters(names)
+        result = call()
+        after = zoo.counters(names)
+        if before == after or tries == QUIET_TRIES:
+            break
+    return result, {"tries": tries, "quiet": before == after, "before": before, "after": after}
+
+
+def clock_window(call: Callable[[], T]) -> tuple[T, dict[str, float]]:
+    """Return ``call()`` and the wall clock and /proc/uptime read just before and after it."""
+    window = {"wall_before": time.time(), "uptime_before": uptime()}
+    result = call()
+    window.update(wall_after=time.time(), uptime_after=uptime())
+    return result, window
+
+
 # -- REST -----------------------------------------------------------------------------
 
 
@@ -167,25 +228,26 @@ def rest_get(env: PodmanEnv, path: str, query: list[tuple[str, str]]) -> dict[st
         headers: dict[str, str] = {}
         for key, value in resp.getheaders():
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        if resp.status != 200:
+            raise RuntimeError(f"GET {path} {query}: HTTP {resp.status}: {raw[:200]!r}")
         return {"method": "GET", "path": path, "query": [list(q) for q in query],
                 "status": resp.status, "headers": headers, "body": json.loads(raw)}
     finally:
         conn.close()
 
 
-def record_rest(env: PodmanEnv, out: Path, host: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Record the REST replies into out/rest; return them by file name."""
-    ids = {n: env.podman("inspect", n, "--format", "{{.Id}}").strip() for n in NAMES.values()}
-    states = {n: env.podman("inspect", n, "--format", "{{.State.Status}}").strip()
-              for n in NAMES.values()}
-    live = [ids[n] for n in NAMES.values() if states[n] in ("running", "paused")]
+def record_rest(env: PodmanEnv, zoo: Zoo, out: Path,
+                windows: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Record the REST replies into out/rest (the queries the exporter sends); return them
+    by file name. ``windows`` gets the counters around ``stats`` and the clocks around
+    ``info``."""
     requests: list[tuple[str, str, list[tuple[str, str]]]] = [
         ("containers", f"{API}/containers/json", [("all", "true")]),
         ("containers-size", f"{API}/containers/json", [("all", "true"), ("size", "true")]),
         ("stats", f"{API}/containers/stats",
-         [("stream", "false"), *(("containers", i) for i in live)]),
-        ("stats-all", f"{API}/containers/stats", [("stream", "false")]),
-        ("images", f"{API}/images/json", []),
+         [("stream", "false"), *(("containers", zoo.ids[n]) for n in zoo.live)]),
+        ("stats-all", f"{API}/containers/stats", [("stream", "false"), ("all", "true")]),
+        ("images", f"{API}/images/json", [("all", "true")]),
         ("info", f"{API}/info", []),
         ("version", f"{API}/version", []),
         ("pods", f"{API}/pods/json", []),
@@ -193,11 +255,14 @@ def record_rest(env: PodmanEnv, out: Path, host: dict[str, Any]) -> dict[str, di
     ]
     replies = {}
     for name, path, query in requests:
-        if name == "info":
-            host["info_request"] = {"wall_before": time.time(), "uptime_before": uptime()}
-        replies[name] = rest_get(env, path, query)
-        if name == "info":
-            host["info_request"].update(wall_after=time.time(), uptime_after=uptime())
+        get = partial(rest_get, env, path, query)
+        if name == "stats":
+            replies[name], windows["rest_stats"] = bracketed(zoo, zoo.live, get)
+        elif name == "info":
+            wait_for_uptime_seconds()
+            replies[name], windows["rest_info"] = clock_window(get)
+        else:
+            replies[name] = get()
         write(out / "rest" / f"{name}.json", replies[name])
     return replies
 
@@ -235,8 +300,27 @@ def varlink_call(sock: socket.socket, method: str, parameters: dict[str, Any]) -
     return reply
 
 
-def record_varlink(env: PodmanEnv, out: Path) -> None:
-    """Record the bridge's replies into out/varlink.
+def wait_for_sizes(sock: socket.socket) -> None:
+    """Return once the bridge's ListContainers carries every container's sizes.
+
+    The bridge measures sizes in the background and leaves them out until it has
+    (SizeCache in podman/bridge.py); a client's first listing starts the measurement.
+    """
+    deadline = time.monotonic() + 60
+    while True:
+        reply = varlink_call(sock, f"{INTERFACE}.ListContainers", {})
+        listed = reply.get("parameters", {}).get("containers") or []
+        if len(listed) == len(NAMES) and all("rootfssize" in c for c in listed):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the bridge did not measure the container sizes within 60 s")
+        time.sleep(0.2)
+
+
+def record_varlink(env: PodmanEnv, zoo: Zoo, out: Path, windows: dict[str, Any]) -> None:
+    """Record the bridge's replies into out/varlink, with the calls the exporter's
+    VarlinkBackend makes (GetContainerStats by full id); ``windows`` gets the counters
+    around each GetContainerStats of a live container and the clocks around GetInfo.
 
     The connection comes from the varlink package's Client; messages are written and read
     as they go over the wire, because the package's call handler rewrites replies through
@@ -246,16 +330,27 @@ def record_varlink(env: PodmanEnv, out: Path) -> None:
 
     calls: list[tuple[str, str, dict[str, Any]]] = [
         (m, m, {}) for m in ("GetVersion", "GetInfo", "ListContainers", "ListImages")]
-    calls += [(f"GetContainerStats-{n}", "GetContainerStats", {"name": n})
+    calls += [(f"GetContainerStats-{n}", "GetContainerStats", {"name": zoo.ids[n]})
               for n in NAMES.values()]
+    windows["varlink_stats"] = {}
     with bridge(env) as address:
         client = varlink.Client(address=address)
         sock = client.open_connection()
         sock.settimeout(60)
         try:
+            wait_for_sizes(sock)
             for file_name, method, params in calls:
                 full = f"{INTERFACE}.{method}"
-                message = varlink_call(sock, full, params)
+                call = partial(varlink_call, sock, full, params)
+                container = file_name.removeprefix("GetContainerStats-")
+                if method == "GetInfo":
+                    wait_for_uptime_seconds()
+                    message, windows["varlink_info"] = clock_window(call)
+                elif container in zoo.live:
+                    message, windows["varlink_stats"][container] = bracketed(
+                        zoo, [container], call)
+                else:
+                    message = call()
                 doc: dict[str, Any] = {"method": full, "parameters": params}
                 if "error" in message:
                     doc["error"] = message["error"]
@@ -271,56 +366,9 @@ def record_varlink(env: PodmanEnv, out: Path) -> None:
 # -- ground truth ---------------------------------------------------------------------
 
 
-def uptime() -> float:
-    """Return the first field of /proc/uptime (seconds)."""
-    return float(Path("/proc/uptime").read_text().split()[0])
-
-
-def net_dev(pid: int, iface: str = "eth0") -> dict[str, int] | None:
-    """Return rx/tx bytes and packets of ``iface`` in the net namespace of ``pid``."""
-    for line in Path(f"/proc/{pid}/net/dev").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name.strip() == iface:
-            f = [int(x) for x in rest.split()]
-            return {"rx_bytes": f[0], "rx_packets": f[1], "tx_bytes": f[8], "tx_packets": f[9]}
-    return None
-
-
-def cgroup_dirs(pid: int) -> dict[str, Path]:
-    """Return controller -> cgroup v1 directory of ``pid`` (from /proc/PID/cgroup)."""
-    dirs = {}
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        for controller in controllers.split(","):
-            if controller:
-                dirs[controller] = Path("/sys/fs/cgroup", controller, path.lstrip("/"))
-    return dirs
-
-
-def read_int(path: Path) -> int | None:
-    """Return the integer in a cgroup file, None if it cannot be read."""
-    try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def memory_stat(path: Path) -> dict[str, int]:
-    """Return the memory.stat entries Podman's v1 figures are made of."""
-    keep = ("cache", "rss", "total_cache", "total_rss", "total_inactive_file",
-            "total_active_file")
-    try:
-        pairs = (line.split() for line in path.read_text().splitlines())
-        return {k: int(v) for k, v in pairs if k in keep}
-    except OSError:
-        return {}
-
-
-def net_before(env: PodmanEnv) -> dict[str, dict[str, int] | None]:
+def net_before(zoo: Zoo) -> dict[str, dict[str, int] | None]:
     """Return eth0 counters of every container that has a pid, by name."""
-    pids = {n: int(env.podman("inspect", n, "--format", "{{.State.Pid}}").strip() or 0)
-            for n in NAMES.values()}
-    return {n: net_dev(pid) for n, pid in pids.items() if pid}
+    return {n: net_dev(pid).get("eth0") for n, pid in zoo.pids.items() if pid}
 
 
 def container_truth(env: PodmanEnv, name: str, sizes: dict[str, Any],
@@ -336,7 +384,7 @@ def container_truth(env: PodmanEnv, name: str, sizes: dict[str, Any],
         "size": sizes.get(doc["Id"]),
     }
     if pid:
-        truth["eth0"] = net_dev(pid)
+        truth["eth0"] = net_dev(pid).get("eth0")
         truth["eth0_before_replies"] = before.get(name)
         dirs = cgroup_dirs(pid)
         mem = dirs.get("memory")
@@ -351,12 +399,15 @@ def container_truth(env: PodmanEnv, name: str, sizes: dict[str, Any],
     return truth
 
 
-def meminfo_total() -> int:
-    """Return MemTotal from /proc/meminfo in bytes."""
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no MemTotal in /proc/meminfo")
+def image_truth(env: PodmanEnv) -> list[dict[str, Any]]:
+    """Return ``podman images`` entries (one per tag) with each image's arch and OS."""
+    images = []
+    for i in json.loads(env.podman("images", "--format", "json")):
+        arch, _, os_name = env.podman("image", "inspect", i["Id"], "--format",
+                                      "{{.Architecture}} {{.Os}}").strip().partition(" ")
+        images.append({"id": i.get("Id"), "names": i.get("Names"), "size": i.get("Size"),
+                       "virtual_size": i.get("VirtualSize"), "arch": arch, "os": os_name})
+    return images
 
 
 HOW = {
@@ -367,51 +418,73 @@ HOW = {
                          "of the entry with that Id, as podman reports it",
     "containers[].eth0":
         "/proc/<pid>/net/dev, line eth0 (the container's net namespace seen from the host; "
-        "pod members share the infra container's namespace): fields 1,2 (rx) and 9,10 (tx)",
+        "pod members share the infra container's namespace): rx/tx bytes, packets, errs, "
+        "drop; read with the truth, after the REST replies",
     "containers[].eth0_before_replies": "the same, read just before the first REST request "
                                         "(shows how still the counters were)",
     "containers[].cgroup": "cgroup v1 directories from /proc/<pid>/cgroup under "
                            "/sys/fs/cgroup/<controller>/: cpuacct.usage (ns), "
                            "memory.usage_in_bytes, memory.limit_in_bytes, memory.stat "
-                           "(selected keys), pids.current",
+                           "(selected keys), pids.current; read with the truth",
+    "containers[].at_rest_stats": "before/after: every interface of /proc/<pid>/net/dev "
+                                  "(lo included), cpuacct.usage, memory.usage_in_bytes, "
+                                  "pids.current, read just before and just after the GET of "
+                                  "rest/stats.json (windows.rest_stats says if they moved)",
+    "containers[].at_varlink_stats": "the same around this container's GetContainerStats "
+                                     "call to the bridge",
+    "windows": "rest_stats / varlink_stats.<name>: tries (the request is repeated, at most "
+               f"{QUIET_TRIES} times, until no counter moved during it) and quiet (none "
+               "moved during the recorded one); rest_info / varlink_info: time.time() and "
+               "/proc/uptime (first field) just before and just after the info request",
     "images": "podman images --format json: Id, Names, Size, VirtualSize (the CLI lists "
-              "an image once per tag)",
-    "host.info_request": "time.time() and /proc/uptime (first field) read just before and "
-                         "just after the GET of info.json",
+              "an image once per tag); arch, os: podman image inspect .Architecture .Os",
     "host.mem_total_bytes": "MemTotal of /proc/meminfo x 1024",
     "host.nproc": "output of nproc; host.cpu_count: os.cpu_count()",
     "traffic": "one busybox wget in rec-client from busybox httpd in rec-server, checked "
                "with wc -c; the containers are idle afterwards",
-    "order": "zoo, traffic, 2 s idle, the REST replies, then at once this truth "
-             "(containers' counters first), then the varlink replies",
+    "order": "zoo, traffic, 2 s idle, the REST replies (info once the uptime's seconds are "
+             "in 35-55), this truth (containers' counters first), then the varlink replies "
+             "(after the bridge measured the sizes; GetInfo at uptime seconds 35-55)",
 }
 
 
-def record_truth(env: PodmanEnv, out: Path, host: dict[str, Any], facts: dict[str, Any],
-                 before: dict[str, dict[str, int] | None]) -> dict[str, Any]:
-    """Write out/truth.json; return it."""
+def container_truths(env: PodmanEnv, zoo: Zoo,
+                     before: dict[str, dict[str, int] | None]) -> list[dict[str, Any]]:
+    """Return the truth about every container, read now."""
     sizes = {c["Id"]: c.get("Size") for c in
              json.loads(env.podman("ps", "-a", "--size", "--format", "json"))}
-    containers = [container_truth(env, n, sizes, before) for n in NAMES.values()]
-    images = [{"id": i.get("Id"), "names": i.get("Names"), "size": i.get("Size"),
-               "virtual_size": i.get("VirtualSize")}
-              for i in json.loads(env.podman("images", "--format", "json"))]
+    return [container_truth(env, n, sizes, before) for n in NAMES.values()]
+
+
+def truth_doc(env: PodmanEnv, containers: list[dict[str, Any]], facts: dict[str, Any],
+              windows: dict[str, Any]) -> dict[str, Any]:
+    """Return truth.json: the containers (with their counter windows), images, host."""
+    for c in containers:
+        for key, window in (("at_rest_stats", windows["rest_stats"]),
+                            ("at_varlink_stats", windows["varlink_stats"].get(c["name"]))):
+            if window and c["name"] in window["before"]:
+                c[key] = {"before": window["before"][c["name"]],
+                          "after": window["after"][c["name"]]}
     nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout
-    truth = {
+
+    def how(w: dict[str, Any]) -> dict[str, Any]:
+        return {"tries": w["tries"], "quiet": w["quiet"]}
+
+    return {
         "how": HOW,
         "podman_version": env.podman("version", "--format", "{{.Client.Version}}").strip(),
         "zoo": {"names": NAMES, "pod": POD, "volume": VOLUME,
                 "images": [IMAGE, IMAGE_TAG2, "localhost/busybox:e2e (from private_podman)"],
                 "blob_size": BLOB_SIZE},
         "traffic": facts,
+        "windows": {"rest_info": windows["rest_info"], "varlink_info": windows["varlink_info"],
+                    "rest_stats": how(windows["rest_stats"]),
+                    "varlink_stats": {n: how(w) for n, w in windows["varlink_stats"].items()}},
         "containers": containers,
-        "images": images,
-        "host": {**host, "mem_total_bytes": meminfo_total(), "nproc": int(nproc),
+        "images": image_truth(env),
+        "host": {"mem_total_bytes": meminfo_total(), "nproc": int(nproc),
                  "cpu_count": os.cpu_count()},
     }
-    write(out / "truth.json", truth)
-    return truth
-
 
 # -- main -----------------------------------------------------------------------------
 
@@ -435,12 +508,18 @@ def check_tools() -> None:
 
 
 def summary(replies: dict[str, dict[str, Any]], truth: dict[str, Any]) -> str:
-    """Return lines comparing stats.json's network bytes with truth's eth0 counters."""
+    """Return lines comparing stats.json's network bytes with the eth0 counters read
+    around that request, and how many tries a quiet window took."""
     by_id = {c["id"]: c for c in truth["containers"]}
-    lines = []
+    w = truth["windows"]
+    lines = [f"  rest stats: {w['rest_stats']}; varlink stats: "
+             f"{sum(v['quiet'] for v in w['varlink_stats'].values())} of "
+             f"{len(w['varlink_stats'])} quiet, tries "
+             f"{[v['tries'] for v in w['varlink_stats'].values()]}; "
+             f"uptime seconds at info: {w['rest_info']['uptime_before'] % 60:.2f}"]
     for stat in replies["stats"]["body"].get("Stats") or []:
         c = by_id.get(stat.get("ContainerID"), {})
-        eth = c.get("eth0") or {}
+        eth = ((c.get("at_rest_stats") or {}).get("after") or {}).get("net", {}).get("eth0", {})
         lines.append(f"  {c.get('name', '?'):14} stats NetInput={stat.get('NetInput')} "
                      f"NetOutput={stat.get('NetOutput')}  /proc rx={eth.get('rx_bytes')} "
                      f"tx={eth.get('tx_bytes')}")
@@ -464,12 +543,15 @@ def main() -> int:
                 for old in (out / sub).glob("*.json"):
                     old.unlink()  # a re-run leaves no file of an earlier zoo behind
             (out / "truth.json").unlink(missing_ok=True)
-            host: dict[str, Any] = {}
+            windows: dict[str, Any] = {}
             recorded = time.monotonic()
-            before = net_before(env)
-            replies = record_rest(env, out, host)
-            truth = record_truth(env, out, host, facts, before)
-            record_varlink(env, out)
+            zoo = Zoo(env)
+            before = net_before(zoo)
+            replies = record_rest(env, zoo, out, windows)
+            containers = container_truths(env, zoo, before)
+            record_varlink(env, zoo, out, windows)
+            truth = truth_doc(env, containers, facts, windows)
+            write(out / "truth.json", truth)
             took = time.monotonic() - recorded
         finally:
             # private_podman removes the rest; rec-net's bridge goes with `network rm`.

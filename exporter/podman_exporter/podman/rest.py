@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from podman_exporter.podman import rest_parse as parse
 from podman_exporter.podman.backend import PodmanError
 from podman_exporter.podman.corrections import correct_net, measured, net_counters_swapped
 from podman_exporter.podman.fields import Record, parse_records
-from podman_exporter.podman.rest_http import HttpPool, decode, socket_path, speaks_rest
+from podman_exporter.podman.rest_http import HttpPool, Params, decode, socket_path, speaks_rest
 from podman_exporter.snapshot.model import (
     Batch,
     Container,
@@ -28,17 +28,45 @@ from podman_exporter.snapshot.model import (
     Volume,
 )
 
-__all__ = ["RestBackend", "speaks_rest"]
+__all__ = ["HttpTransport", "RestBackend", "speaks_rest"]
 
 R = TypeVar("R")
+
+
+class HttpTransport(Protocol):
+    """What RestBackend uses of an HttpPool (tests hand it a stand-in replaying replies)."""
+
+    @property
+    def timeout(self) -> float:
+        """Return the per-call timeout in seconds."""
+
+    @property
+    def server_version(self) -> str:
+        """Return Podman's version as the last reply named it, "" if none did."""
+
+    def request(
+        self, method: str, path: str, params: Params = (), body: bytes | None = None,
+        timeout: float | None = None,
+    ) -> tuple[int, bytes]:
+        """Return (status, body) of one request under the libpod prefix."""
+
+    def get_json(self, path: str, params: Params = ()) -> Any:
+        """Return the decoded JSON body of a GET."""
+
+    def close(self) -> None:
+        """Close the idle connections."""
 
 
 class RestBackend:
     """Podman's libpod REST API on a unix socket, e.g. ``unix:///run/podman/podman.sock``."""
 
-    def __init__(self, url: str, timeout: float = 5.0, connections: int = 4) -> None:
+    def __init__(self, url: str, timeout: float = 5.0, connections: int = 4,
+                 http: HttpTransport | None = None) -> None:
+        """``http`` replaces the HttpPool on ``url`` (tests replay recorded replies)."""
         self.url = url
-        self._http = HttpPool(socket_path(url), timeout, connections)
+        self._http: HttpTransport = (
+            http if http is not None else HttpPool(socket_path(url), timeout, connections)
+        )
 
     @property
     def api(self) -> str:
