@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -46,7 +47,8 @@ OPTIONS = MetricOptions(container_labels=CONTAINER_LABEL_KEYS, version="0.0.0-te
 PARSERS: dict[str, dict[str, Callable[[Record], Any]]] = {
     "varlink": {"container": varlink_parse.container, "stats": varlink_parse.stats,
                 "image": varlink_parse.image},
-    "rest": {"container": rest_parse.container, "stats": rest_parse.stats,
+    "rest": {"container": rest_parse.container,
+             "stats": partial(rest_parse.stats, swapped=False),
              "image": rest_parse.image},
 }
 

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from podman_exporter.podman.corrections import (
     BootClock,
-    correct_net,
     measured,
     net_counters_swapped,
+    net_pair,
     podman_uptime_ranges,
     uptime_ranges,
     uptime_rounds_minutes,
@@ -34,22 +34,11 @@ def test_version_tuple() -> None:
     assert version_tuple("x4.3") is None
 
 
-def _stats(rx: int | None, tx: int | None) -> ContainerStats:
-    return ContainerStats(id="c" * 64, cpu_seconds=1.5, net_input_bytes=rx, net_output_bytes=tx,
-                          block_input_bytes=7, block_output_bytes=9)
-
-
-def test_correct_net_exchanges_only_the_network_pair() -> None:
-    batch = Batch((_stats(11_202, 3_021_334),), bad=2)
-    fixed = correct_net(batch, swapped=True)
-    assert (fixed.items[0].net_input_bytes, fixed.items[0].net_output_bytes) == (3_021_334,
-                                                                                 11_202)
-    assert (fixed.items[0].block_input_bytes, fixed.items[0].block_output_bytes) == (7, 9)
-    assert fixed.items[0].cpu_seconds == 1.5 and fixed.bad == 2
-    assert correct_net(batch, swapped=False) is batch
-    unknown = correct_net(batch, swapped=None).items[0]
-    assert (unknown.net_input_bytes, unknown.net_output_bytes) == (None, None)
-    assert unknown.block_output_bytes == 9
+def test_net_pair() -> None:
+    assert net_pair(11_202, 3_021_334, swapped=True) == (3_021_334, 11_202)
+    assert net_pair(11_202, 3_021_334, swapped=False) == (11_202, 3_021_334)
+    assert net_pair(11_202, 3_021_334, swapped=None) == (None, None)
+    assert net_pair(None, 5, swapped=True) == (5, None)
 
 
 @pytest.mark.parametrize(("text", "seconds"), [

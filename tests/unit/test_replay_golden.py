@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from podman_exporter.snapshot.model import ContainerState
+from podman_exporter.snapshot.model import ContainerState, Health
 from replies import derive, replay
 from replies.replay import RECORDINGS, ReplayHttp, UnknownRequest, replay_of, truth
 
@@ -145,9 +145,6 @@ def test_cpu_seconds_are_the_nanoseconds_over_1e9(name: str) -> None:
         cpu = got.value("podman_container_cpu_seconds_total", name=c["name"])
         if cpu != ns / 1e9:
             wrong.append(f"{c['name']}: {cpu!r} != {ns} / 1e9 = {ns / 1e9!r}")
-    if wrong and name.endswith("varlink"):
-        pytest.xfail("product bug: varlink_parse.stats computes cpu_nano * 1e-9, which is not "
-                     "correctly rounded (REST divides by 1e9): " + "; ".join(wrong))
     assert not wrong
 
 
@@ -160,6 +157,22 @@ def test_state_and_sizes_are_podman_inspect_and_ps(name: str) -> None:
         rootfs = got.value("podman_container_rootfs_size_bytes", name=c["name"])
         rw = got.value("podman_container_rw_size_bytes", name=c["name"])
         assert (rootfs, rw) == (c["size"]["rootFsSize"], c["size"]["rwSize"]), c["name"]
+
+
+@pytest.mark.parametrize("name", REST)
+def test_exit_code_health_and_pods_are_podman_inspect(name: str) -> None:
+    """What only REST reports (the 2018 varlink interface had no field for it)."""
+    got = replay_of(name)
+    pods: dict[str, int] = {}
+    for c in truth()["containers"]:
+        assert got.value("podman_container_exit_code", name=c["name"]) == c["exit_code"]
+        health = Health[c["health"].upper()] if c["health"] else Health.UNKNOWN
+        assert got.value("podman_container_health", name=c["name"]) == health.value, c["name"]
+        if c["pod"]:
+            pods[c["pod"][:12]] = pods.get(c["pod"][:12], 0) + 1
+    assert pods
+    for pod_id, members in pods.items():
+        assert got.value("podman_pod_containers", id=pod_id) == members
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from functools import partial
 from typing import Any
 
 import pytest
@@ -87,12 +88,13 @@ def test_malformed_container_counted_rest_kept() -> None:
 
 
 def test_stats_from_counters() -> None:
-    s = parse.stats(Record(STATS))
+    s = parse.stats(Record(STATS), swapped=False)
     assert s.cpu_seconds == pytest.approx(0.02488514)
     assert s.cpu_system_seconds == pytest.approx(0.015973241)
     assert (s.mem_usage_bytes, s.mem_limit_bytes, s.block_output_bytes, s.pids) == (
         348160, 25276502016, 7, 1)
-    broken = parse_records([{**STATS, "MemUsage": -5}, {"CPUNano": 1}], parse.stats, "stats")
+    broken = parse_records([{**STATS, "MemUsage": -5}, {"CPUNano": 1}],
+                           partial(parse.stats, swapped=False), "stats")
     assert broken.bad == 2 and len(broken.items) == 1
     assert broken.items[0].mem_usage_bytes is None
 

@@ -3,7 +3,7 @@
 docs/metrics.md ("Podman bugs we correct") lists each with the affected versions
 and the upstream reference:
 
-- ``net_counters_swapped``: Podman before 4.4 filled NetInput from the transmit
+- ``net_counters_swapped`` and ``net_pair``: Podman before 4.4 filled NetInput from the transmit
   counter and NetOutput from the receive counter (containers/podman#16618); the
   ``io.projectatomic.podman`` service had the same assignment.
 - ``podman_uptime_ranges``: Podman 4.2 to 5.3 write the host uptime as
@@ -19,9 +19,7 @@ and the upstream reference:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from functools import partial
+from dataclasses import dataclass, field
 
 from podman_exporter.podman.timeparse import uptime
 from podman_exporter.snapshot.model import Batch, ContainerStats
@@ -54,21 +52,15 @@ def net_counters_swapped(version: str) -> bool | None:
     return None if parsed is None else parsed < NET_SWAP_FIXED_IN
 
 
-def unswap_net(stats: ContainerStats) -> ContainerStats:
-    """Return ``stats`` with network input and output exchanged."""
-    return replace(stats, net_input_bytes=stats.net_output_bytes,
-                   net_output_bytes=stats.net_input_bytes)
-
-
-def correct_net(batch: Batch[ContainerStats], swapped: bool | None) -> Batch[ContainerStats]:
-    """Return the stats with NetInput/NetOutput as received/sent bytes: exchanged where
-    the Podman that sent them swaps them, left out where whether it does is unknown."""
-    if swapped is False:
-        return batch
-    fix: Callable[[ContainerStats], ContainerStats] = (
-        unswap_net if swapped else partial(replace, net_input_bytes=None, net_output_bytes=None)
-    )
-    return Batch(tuple(fix(s) for s in batch.items), batch.bad)
+def net_pair(
+    net_input: int | None, net_output: int | None, swapped: bool | None
+) -> tuple[int | None, int | None]:
+    """Return (received, sent) bytes from a NetInput/NetOutput pair as Podman sent it:
+    exchanged where that Podman swaps them, (None, None) where whether it does is
+    unknown."""
+    if swapped is None:
+        return None, None
+    return (net_output, net_input) if swapped else (net_input, net_output)
 
 
 def _fixed_ranges(hours: int, minutes: tuple[int, ...], secs: int) -> Ranges:

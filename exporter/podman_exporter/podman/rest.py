@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from podman_exporter.podman import rest_parse as parse
 from podman_exporter.podman.backend import PodmanError
-from podman_exporter.podman.corrections import correct_net, measured, net_counters_swapped
+from podman_exporter.podman.corrections import measured, net_counters_swapped
 from podman_exporter.podman.fields import Record, parse_records
 from podman_exporter.podman.rest_http import HttpPool, Params, decode, socket_path, speaks_rest
 from podman_exporter.snapshot.model import (
@@ -109,13 +110,14 @@ class RestBackend:
                                                               ("all", "true")])
             if not _stats_ok(reply):
                 raise PodmanError(f"containers/stats failed: {_stats_error(reply)}")
-        batch = parse_records(reply["Stats"], parse.stats, "stats")
+        batch = parse_records(reply["Stats"], self._stats_parser(), "stats")
         wanted = set(ids)
         batch = Batch(tuple(s for s in batch.items if s.id in wanted), batch.bad)
-        return self._corrected(measured(batch))
+        return measured(batch)
 
-    def _corrected(self, batch: Batch[ContainerStats]) -> Batch[ContainerStats]:
-        return correct_net(batch, net_counters_swapped(self._http.server_version))
+    def _stats_parser(self) -> Callable[[Record], ContainerStats]:
+        """Return the stats parser for the Podman version that sent the last reply."""
+        return partial(parse.stats, swapped=net_counters_swapped(self._http.server_version))
 
     def stats_of(self, name: str) -> tuple[str, ContainerStats]:
         """Return (container name, stats) of one container by name or id; raise NotFound.
@@ -128,7 +130,7 @@ class RestBackend:
             self.inspect_container(name)  # raises NotFound when it is gone
             raise PodmanError(f"containers/stats {name}: {_stats_error(reply)}")
         raw = reply["Stats"][0]
-        batch = self._corrected(parse_records([raw], parse.stats, "stats"))
+        batch = parse_records([raw], self._stats_parser(), "stats")
         if not batch.items:
             raise PodmanError(f"containers/stats {name}: malformed reply")
         return Record(raw).text("Name") or name, batch.items[0]

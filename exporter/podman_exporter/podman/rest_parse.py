@@ -23,7 +23,7 @@ Rules, the same for every record type:
 
 from __future__ import annotations
 
-from podman_exporter.podman.corrections import uptime_ranges
+from podman_exporter.podman.corrections import net_pair, uptime_ranges
 from podman_exporter.podman.fields import Record
 from podman_exporter.podman.timeparse import rfc3339
 from podman_exporter.snapshot.model import (
@@ -102,15 +102,16 @@ def _seconds(nanos: int | None) -> float | None:
     return None if nanos is None else nanos / 1e9
 
 
-def stats(rec: Record) -> ContainerStats:
-    """Return ContainerStats from one ``containers/stats`` entry.
+def stats(rec: Record, swapped: bool | None) -> ContainerStats:
+    """Return ContainerStats from one ``containers/stats`` entry; ``swapped`` tells whether
+    the Podman that sent it swaps NetInput and NetOutput (``net_counters_swapped``).
 
     CPU comes from the cumulative counters CPUNano and CPUSystemNano, never from
     the CPU percentage (which depends on the previous sample Podman kept). Network
     bytes come from the per-interface ``Network`` map where Podman sends one (5.0 and
-    later), else from NetInput/NetOutput, which the backend corrects by version.
+    later), else from NetInput/NetOutput, corrected by ``net_pair``.
     """
-    net_in, net_out = _network(rec)
+    net_in, net_out = _network(rec, swapped)
     return ContainerStats(
         id=rec.identity("ContainerID"),
         cpu_seconds=_seconds(rec.count("CPUNano")),
@@ -125,11 +126,11 @@ def stats(rec: Record) -> ContainerStats:
     )
 
 
-def _network(rec: Record) -> tuple[int | None, int | None]:
+def _network(rec: Record, swapped: bool | None) -> tuple[int | None, int | None]:
     """Return (received, sent) bytes summed over the ``Network`` map's interfaces, or
-    NetInput and NetOutput as sent when there is no map."""
+    from NetInput and NetOutput when there is no map."""
     if not isinstance(rec.raw("Network"), dict):
-        return rec.count("NetInput"), rec.count("NetOutput")
+        return net_pair(rec.count("NetInput"), rec.count("NetOutput"), swapped)
     interfaces = rec.sub("Network")
     rx: int | None = 0
     tx: int | None = 0

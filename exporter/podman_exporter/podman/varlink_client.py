@@ -19,7 +19,7 @@ from podman_exporter.podman.backend import (
     PodmanUnavailable,
     Unsupported,
 )
-from podman_exporter.podman.corrections import correct_net, measured
+from podman_exporter.podman.corrections import measured
 from podman_exporter.podman.fields import Record, parse_records
 from podman_exporter.podman.varlink_pool import VarlinkPool
 from podman_exporter.snapshot.model import (
@@ -80,8 +80,6 @@ class VarlinkBackend:
         """Return stats of the given containers, fetched concurrently over the pool.
 
         All-zero replies (the service did not measure the container) are left out.
-        Network input and output are exchanged back: the service filled net_input from
-        the transmit counter (podman/corrections.py).
 
         Containers that vanished meanwhile are left out; one the service answers with
         an error is missing. Once one call fails to reach the service, or the stats
@@ -110,7 +108,7 @@ class VarlinkBackend:
         replies = list(self._workers.map(one, ids))
         wanted = [r for r in replies if r is not _VANISHED and r is not _SKIPPED]
         parsed = parse_records(wanted, varlink_parse.stats, "stats")
-        batch = correct_net(measured(parsed), swapped=True)
+        batch = measured(parsed)
         missing = sum(1 for r in replies if r is _SKIPPED)
         if missing:
             reason = (unreachable or failure or ["stats budget spent"])[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from podman_exporter.podman.corrections import uptime_ranges
+from podman_exporter.podman.corrections import net_pair, uptime_ranges
 from podman_exporter.podman.fields import Record
 from podman_exporter.podman.timeparse import go_time
 from podman_exporter.snapshot.model import (
@@ -15,8 +15,6 @@ from podman_exporter.snapshot.model import (
     PortMapping,
     VersionInfo,
 )
-
-NANO = 1e-9
 
 
 def _time(record: Record, key: str) -> float | None:
@@ -67,17 +65,22 @@ def size(record: Record) -> ContainerSize:
 
 
 def stats(record: Record) -> ContainerStats:
-    """Return ContainerStats from a ``ContainerStats`` record (nanoseconds -> seconds)."""
+    """Return ContainerStats from a ``ContainerStats`` record (nanoseconds -> seconds).
+
+    The service filled net_input from the transmit counter and net_output from the
+    receive counter (corrections.py): they are exchanged back.
+    """
     cpu_nano = record.count("cpu_nano")
     system_nano = record.count("system_nano")
+    received, sent = net_pair(record.count("net_input"), record.count("net_output"), True)
     return ContainerStats(
         id=record.identity("id"),
-        cpu_seconds=None if cpu_nano is None else cpu_nano * NANO,
-        cpu_system_seconds=None if system_nano is None else system_nano * NANO,
+        cpu_seconds=None if cpu_nano is None else cpu_nano / 1e9,
+        cpu_system_seconds=None if system_nano is None else system_nano / 1e9,
         mem_usage_bytes=record.count("mem_usage"),
         mem_limit_bytes=record.count("mem_limit"),
-        net_input_bytes=record.count("net_input"),
-        net_output_bytes=record.count("net_output"),
+        net_input_bytes=received,
+        net_output_bytes=sent,
         block_input_bytes=record.count("block_input"),
         block_output_bytes=record.count("block_output"),
         pids=record.count("pids"),
