@@ -95,8 +95,8 @@ class Schema:
 SCHEMAS: Mapping[str, Schema] = {
     "varlink.container": Schema("id", {
         "image": TEXT_KIND, "imageid": TEXT_KIND, "status": STATE, "names": TEXTS,
-        "labels": LABELS, "rootfssize": COUNT, "rwsize": COUNT, "createdat": GO_TIME,
-        "ports": VARLINK_PORTS}),
+        "labels": LABELS, "createdat": GO_TIME, "ports": VARLINK_PORTS}),
+    "varlink.size": Schema("id", {"rootfssize": COUNT, "rwsize": COUNT}),
     "varlink.stats": Schema("id", {k: COUNT for k in (
         "cpu_nano", "system_nano", "mem_usage", "mem_limit", "net_input", "net_output",
         "block_input", "block_output", "pids")}),
@@ -106,8 +106,8 @@ SCHEMAS: Mapping[str, Schema] = {
     "rest.container": Schema("Id", {
         "Image": TEXT_KIND, "ImageID": TEXT_KIND, "State": STATE, "Status": TEXT_KIND,
         "Names": TEXTS, "Labels": LABELS, "Created": TEXT_KIND, "Pod": TEXT_KIND,
-        "PodName": TEXT_KIND, "ExitCode": INTEGER, "StartedAt": INTEGER, "ExitedAt": INTEGER,
-        "Size": SUB}),
+        "PodName": TEXT_KIND, "ExitCode": INTEGER, "StartedAt": INTEGER, "ExitedAt": INTEGER}),
+    "rest.size": Schema("Id", {"Size": SUB}),
     "rest.stats": Schema("ContainerID", {k: COUNT for k in (
         "CPUNano", "CPUSystemNano", "MemUsage", "MemLimit", "NetInput", "NetOutput",
         "BlockInput", "BlockOutput", "PIDs")}),

@@ -46,9 +46,9 @@ OPTIONS = MetricOptions(container_labels=CONTAINER_LABEL_KEYS, version="0.0.0-te
                         python_version="3.11.0")
 PARSERS: dict[str, dict[str, Callable[[Record], Any]]] = {
     "varlink": {"container": varlink_parse.container, "stats": varlink_parse.stats,
-                "image": varlink_parse.image},
+                "size": varlink_parse.size, "image": varlink_parse.image},
     "rest": {"container": rest_parse.container,
-             "stats": partial(rest_parse.stats, swapped=False),
+             "stats": partial(rest_parse.stats, swapped=False), "size": rest_parse.size,
              "image": rest_parse.image},
 }
 
@@ -60,6 +60,7 @@ class Replies:
     api: str
     containers: list[Generated]
     stats: list[Generated]
+    sizes: list[Generated]
     images: list[Generated]
     info: Any
     version: Any
@@ -71,9 +72,10 @@ def replies(draw: st.DrawFn, api: str) -> Replies:
     ids = draw(st.lists(HEX_ID, max_size=6, unique_by=lambda i: i[:12]))
     containers = [draw(record(SCHEMAS[f"{api}.container"], i)) for i in ids]
     stats = [draw(record(SCHEMAS[f"{api}.stats"], i)) for i in ids if draw(st.booleans())]
+    sizes = [draw(record(SCHEMAS[f"{api}.size"], i)) for i in ids if draw(st.booleans())]
     image_ids = draw(st.lists(HEX_ID, max_size=4, unique_by=lambda i: i[:12]))
     images = [draw(record(SCHEMAS[f"{api}.image"], i)) for i in image_ids]
-    return Replies(api, containers, stats, images, draw(host_record(api == "rest")),
+    return Replies(api, containers, stats, sizes, images, draw(host_record(api == "rest")),
                    draw(host_record(False)) if api == "varlink" else None)
 
 
@@ -114,15 +116,18 @@ def expose(r: Replies) -> str:
         parsers = PARSERS[r.api]
         containers = _batch(r.containers, parsers["container"], "container")
         stats = _batch(r.stats, parsers["stats"], "stats")
+        sizes = _batch(r.sizes, parsers["size"], "size")
         images = _batch(r.images, parsers["image"], "image")
         host = _host(r)
     finally:
         logger.removeHandler(counter)
-    bad = {"containers": containers.bad, "stats": stats.bad, "images": images.bad, "host": 0}
+    bad = {"containers": containers.bad, "stats": stats.bad, "sizes": sizes.bad,
+           "images": images.bad, "host": 0}
     assert len(counter.messages) == sum(1 for v in bad.values() if v), counter.messages
     snapshot = Snapshot(
         taken_at=1.7e9, up=True, api=r.api, containers=containers.items,
-        stats=MappingProxyType({s.id: s for s in stats.items}), images=images.items, host=host,
+        stats=MappingProxyType({s.id: s for s in stats.items}),
+        sizes=MappingProxyType({s.id: s for s in sizes.items}), images=images.items, host=host,
         collectors=tuple(CollectorStatus(name, True, 0.01, 0, n) for name, n in sorted(
             bad.items())), last_success=1.7e9)
     exposition = render(snapshot, OPTIONS)

@@ -136,7 +136,7 @@ def test_errors_for_some_calls(simulator: Simulator, exp: Exporter, figures: dic
     simulator.set_faults(error_rates={"ListImages": 1.0}, error_kind=kind)
     scrape = after_change(exp, time.time(), f"error_{kind}", figures)
     assert value(scrape, "podman_up") == 1
-    assert success(scrape) == {"containers": 1, "stats": 1, "images": 0, "host": 1}
+    assert success(scrape) == {"containers": 1, "stats": 1, "sizes": 1, "images": 0, "host": 1}
     errors = value(scrape, "podman_exporter_collection_errors_total", collector="images")
     assert errors is not None and errors_before is not None and errors > errors_before
     assert len(scrape["podman_container_info"]) == 20
@@ -149,7 +149,7 @@ def test_connection_dropped_mid_reply(simulator: Simulator, exp: Exporter,
     simulator.set_faults(drop_rates={"ListContainers": 1.0})
     scrape = after_change(exp, time.time(), "drop", figures)
     assert value(scrape, "podman_up") == 1
-    assert success(scrape) == {"containers": 0, "stats": 0, "images": 1, "host": 1}
+    assert success(scrape) == {"containers": 0, "stats": 0, "sizes": 1, "images": 1, "host": 1}
     simulator.clear_faults()
     _recover(exp, "drop", figures)
 

@@ -273,3 +273,20 @@ def test_trigger_when_idle_collects_once() -> None:
         threading.Event().wait(0.05)
     threading.Event().wait(0.2)
     assert len(published) == 1
+
+
+def test_slow_collector_not_due_reports_failure_while_podman_answers_nothing() -> None:
+    backend, clock, published = fleet(), Clock(), []
+    loop = make_loop(backend, clock, published)
+    loop.collect_once()
+    backend.failing = {"all"}  # the socket accepts, every call fails
+    clock.now += 15
+    snap = loop.collect_once()
+    status = {c.name: c for c in snap.collectors}
+    assert not snap.up and not any(c.success for c in snap.collectors)
+    assert status["sizes"].errors_total == 0  # it did not run
+    assert backend.sizes_asked == 1 and snap.sizes is not None  # its data is still fresh
+    backend.failing = {"images"}
+    clock.now += 15
+    status = {c.name: c for c in loop.collect_once().collectors}
+    assert status["sizes"].success and not status["images"].success

@@ -6,7 +6,8 @@ collections fetched: a failed collector keeps its last good section until that
 is older than ``max_age``, after which the section is dropped rather than served
 stale. A collector with its own, slower interval (``intervals``) runs only when
 its last success is that old, and its section stays fresh for that interval plus
-``max_age``. The resulting Snapshot goes to ``publish`` (the exposition cache).
+``max_age``; in between, its last run's result is reported, as a failure while
+Podman answers nothing. The resulting Snapshot goes to ``publish`` (the exposition cache).
 """
 
 from __future__ import annotations
@@ -133,28 +134,31 @@ class CollectionLoop:
         now = self.clock()
         statuses = []
         sections: dict[str, object] = {}
-        answered = False
+        answered = any(run.outcome is not None for run in runs.values())
         for spec in self.collectors:
             run = runs[spec.name]
             held = self._held.setdefault(spec.name, _Held())
             if run.unsupported:
                 continue
+            success = run.error is None
             if run.skipped and held.last is not None:
+                # Not due: its last run stands, unless Podman answered nothing at all now.
                 run = held.last
-            elif run.outcome is not None:
-                held.value, held.fetched_at = run.outcome.value, now
-                held.bad_total += run.outcome.bad
-                answered = True
-            if run.error is not None and run is not held.last:
-                held.errors_total += 1
-                log.warning("collector %s failed: %s", spec.name, run.error)
-            held.last = run
+                success = run.error is None and answered
+            else:
+                if run.outcome is not None:
+                    held.value, held.fetched_at = run.outcome.value, now
+                    held.bad_total += run.outcome.bad
+                if run.error is not None:
+                    held.errors_total += 1
+                    log.warning("collector %s failed: %s", spec.name, run.error)
+                held.last = run
             max_age = self.max_age + self.intervals.get(spec.name, 0.0)
             fresh = held.fetched_at > 0 and now - held.fetched_at <= max_age
             sections[spec.name] = held.value if fresh else None
             statuses.append(
-                CollectorStatus(spec.name, run.error is None, run.seconds,
-                                held.errors_total, held.bad_total)
+                CollectorStatus(spec.name, success, run.seconds, held.errors_total,
+                                held.bad_total)
             )
         if answered and all(s.success for s in statuses):
             self._last_success = now

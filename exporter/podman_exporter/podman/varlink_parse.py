@@ -58,10 +58,10 @@ def size(record: Record) -> ContainerSize:
     The service wrote 0 for both sizes when it could not compute them, and a root
     filesystem is never empty: a ``rootfssize`` of 0 (or none) means both are unknown.
     """
-    rootfs = record.count("rootfssize")
+    rootfs, rw = record.count("rootfssize"), record.count("rwsize")
     known = bool(rootfs)
     return ContainerSize(record.identity("id"), rootfs if known else None,
-                         record.count("rwsize") if known else None)
+                         rw if known else None)
 
 
 def stats(record: Record) -> ContainerStats:
