@@ -18,7 +18,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,18 +45,24 @@ network_config_dir = "{net}"
 
 
 
-def busybox_rootfs(dest: Path) -> Path:
-    """Return a rootfs tar holding busybox-static and applet symlinks."""
-    tar_path = dest / "rootfs.tar"
+def busybox_rootfs(dest: Path, name: str = "rootfs.tar",
+                   applets: Sequence[str] = APPLETS, blob: int = 0) -> Path:
+    """Return a rootfs tar holding busybox-static, symlinks for ``applets``, /tmp, and
+    ``blob`` random bytes at /blob when asked."""
+    tar_path = dest / name
     with tarfile.open(tar_path, "w") as tar:
         tar.add(os.path.realpath(BUSYBOX), arcname="bin/busybox")
-        for applet in APPLETS:
+        for applet in applets:
             info = tarfile.TarInfo(f"bin/{applet}")
             info.type, info.linkname = tarfile.SYMTYPE, "busybox"
             tar.addfile(info)
         tmp = tarfile.TarInfo("tmp")
         tmp.type, tmp.mode = tarfile.DIRTYPE, 0o1777
         tar.addfile(tmp)
+        if blob:
+            data = dest / f"{name}.blob"
+            data.write_bytes(os.urandom(blob))
+            tar.add(data, arcname="blob")
     return tar_path
 
 

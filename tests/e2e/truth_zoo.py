@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tarfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 
 from exporter_proc import Exporter, Scrape
-from podman_env import BUSYBOX, PodmanEnv
+from podman_env import PodmanEnv, busybox_rootfs
 
 IMAGE = "localhost/busybox:truth"
 BLOB_IMAGE = "localhost/truth-blob:2mb"
@@ -57,23 +56,9 @@ FOREVER = "sleep 100000"
 
 
 def truth_rootfs(dest: Path, name: str = "rootfs.tar", blob: int = 0) -> Path:
-    """Return a rootfs tar: busybox-static, applet symlinks, /tmp, and a ``blob`` of
+    """Return a rootfs tar: busybox-static with this zoo's applets, and a ``blob`` of
     ``blob`` random bytes at /blob when asked."""
-    tar_path = dest / name
-    with tarfile.open(tar_path, "w") as tar:
-        tar.add(os.path.realpath(BUSYBOX), arcname="bin/busybox")
-        for applet in APPLETS:
-            info = tarfile.TarInfo(f"bin/{applet}")
-            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
-            tar.addfile(info)
-        tmp = tarfile.TarInfo("tmp")
-        tmp.type, tmp.mode = tarfile.DIRTYPE, 0o1777
-        tar.addfile(tmp)
-        if blob:
-            data = dest / "blob"
-            data.write_bytes(os.urandom(blob))
-            tar.add(data, arcname="blob")
-    return tar_path
+    return busybox_rootfs(dest, name, APPLETS, blob)
 
 
 # --- ground truth readers -------------------------------------------------------

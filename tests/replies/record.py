@@ -23,7 +23,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,7 +46,7 @@ from hostfacts import (  # noqa: E402
     uptime,
     wait_for_uptime_seconds,
 )
-from podman_env import BUSYBOX, PodmanEnv, private_podman  # noqa: E402
+from podman_env import BUSYBOX, PodmanEnv, busybox_rootfs, private_podman  # noqa: E402
 
 from support import free_port  # noqa: E402
 
@@ -76,24 +75,9 @@ NAMES = {
 # -- the zoo --------------------------------------------------------------------------
 
 
-def rootfs(dest: Path) -> Path:
-    """Return a rootfs tar holding busybox-static and APPLETS (busybox_rootfs, more applets)."""
-    tar_path = dest / "rec-rootfs.tar"
-    with tarfile.open(tar_path, "w") as tar:
-        tar.add(os.path.realpath(BUSYBOX), arcname="bin/busybox")
-        for applet in APPLETS:
-            info = tarfile.TarInfo(f"bin/{applet}")
-            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
-            tar.addfile(info)
-        tmp = tarfile.TarInfo("tmp")
-        tmp.type, tmp.mode = tarfile.DIRTYPE, 0o1777
-        tar.addfile(tmp)
-    return tar_path
-
-
 def create_zoo(env: PodmanEnv) -> dict[str, Any]:
     """Create the rec-* zoo and the traffic; return facts about it for truth.json."""
-    env.podman("import", str(rootfs(env.base)), IMAGE)
+    env.podman("import", str(busybox_rootfs(env.base, "rec-rootfs.tar", APPLETS)), IMAGE)
     env.podman("tag", IMAGE, IMAGE_TAG2)
     subnet = env.podman("network", "inspect", env.network,
                         "--format", "{{range .Subnets}}{{.Subnet}}{{end}}").strip()
