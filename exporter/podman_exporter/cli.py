@@ -21,10 +21,12 @@ from podman_exporter import __version__
 from podman_exporter.collect.collectors import COLLECTORS
 from podman_exporter.config import (
     APIS,
+    DEFAULT_ADMIN_LISTEN_ADDRESS,
     LOG_FORMATS,
     LOG_LEVELS,
     Config,
     ConfigError,
+    check_podman_url,
     parse_duration,
     parse_listen_address,
 )
@@ -34,8 +36,24 @@ ENV_PREFIX = "PODMAN_EXPORTER_"
 PROG = "podman-exporter"
 
 
+class _ReplacingAppend(argparse._AppendAction):
+    """``append`` whose first value on the command line replaces the default (which may
+    come from the environment) instead of adding to it: the command line wins."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        if getattr(namespace, self.dest, None) is self.default:
+            setattr(namespace, self.dest, None)
+        super().__call__(parser, namespace, values, option_string)
+
+
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line and exit code 2."""
+    """An ArgumentParser whose errors are one line and exit code 2, and whose repeatable
+    flags given on the command line replace their environment value."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("action", "append", _ReplacingAppend)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -134,11 +152,18 @@ def build_parser() -> argparse.ArgumentParser:
     admin = p.add_argument_group("admin")
     admin.add_argument("--admin.token-file", metavar="FILE",
                        help="bearer token enabling the admin endpoint (mode 0600)")
+    admin.add_argument("--admin.users-file", metavar="FILE",
+                       help="admin users enabling the admin endpoint: a web config file "
+                       "holding only basic_auth_users (the scrape users are never admins)")
     admin.add_argument("--admin.listen-address", action="append", type=ADDRESS, metavar="ADDR",
-                       help="serve /admin only on this address, repeatable "
-                       "(default: the web listen addresses)")
+                       help="address serving /admin (and nothing else), repeatable; never "
+                       "a web listen address (default: 127.0.0.1:9883)")
     admin.add_argument("--admin.rate-limit", type=COUNT, default=10, metavar="N",
-                       help="admin actions per minute per client (default: %(default)s)")
+                       help="authenticated admin actions per minute per client "
+                       "(default: %(default)s)")
+    admin.add_argument("--admin.failure-limit", type=COUNT, default=10, metavar="N",
+                       help="failed admin authentications per minute per client before "
+                       "it is answered 429 (default: %(default)s)")
     misc = p.add_argument_group("other")
     misc.add_argument("--log.level", choices=LOG_LEVELS, default="info",
                       help="minimum level logged (default: %(default)s)")
@@ -229,8 +254,16 @@ def config_from_args(ns: argparse.Namespace) -> Config:
     if opt("admin.token-file"):
         _check_token_file(opt("admin.token-file"))
     url = opt("podman.url")
+    if url is not None:
+        try:
+            check_podman_url(url, opt("podman.api"))
+        except ValueError as exc:
+            raise ConfigError(f"--podman.url: {exc}") from exc
     web_ports = {port for _, port in opt("web.listen-address") or [("", 9882)]}
-    shared = web_ports & {port for _, port in opt("admin.listen-address") or ()}
+    admin_enabled = bool(opt("admin.token-file") or opt("admin.users-file"))
+    admin_addresses = tuple(opt("admin.listen-address") or (
+        [DEFAULT_ADMIN_LISTEN_ADDRESS] if admin_enabled else []))
+    shared = web_ports & {port for _, port in admin_addresses}
     if shared:
         raise ConfigError(f"--admin.listen-address must use other ports than "
                           f"--web.listen-address (both use {min(shared)})")
@@ -253,8 +286,10 @@ def config_from_args(ns: argparse.Namespace) -> Config:
         collector_intervals=MappingProxyType(intervals),
         container_labels=labels,
         admin_token_file=opt("admin.token-file"),
-        admin_listen_addresses=tuple(opt("admin.listen-address") or ()),
+        admin_users_file=opt("admin.users-file"),
+        admin_listen_addresses=admin_addresses,
         admin_rate_limit=opt("admin.rate-limit"),
+        admin_failure_limit=opt("admin.failure-limit"),
         log_level=opt("log.level"),
         log_format=opt("log.format"),
         demo=opt("demo"),

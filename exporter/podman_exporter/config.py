@@ -7,13 +7,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_UNITS = (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60),
+          ("s", 1), ("ms", 0.001))
+_DURATION = re.compile("".join(f"(?:(?P<{'ms_' if u == 'ms' else u}>[0-9]+){u})?"
+                               for u, _ in _UNITS))
+"""Prometheus' model.ParseDuration: integers, units in decreasing order, each at most once."""
 
 DEFAULT_VARLINK_URLS = (
     "unix:/run/io.projectatomic.podman",
     "unix:/run/podman/io.projectatomic.podman",
 )
+DEFAULT_ADMIN_LISTEN_ADDRESS = ("127.0.0.1", 9883)
+"""Where /admin is served when admin credentials are set without --admin.listen-address."""
 DEFAULT_REST_URLS = ("unix:///run/podman/podman.sock",)
 """Searched after the varlink paths; ``$XDG_RUNTIME_DIR/podman/podman.sock`` follows."""
 
@@ -29,18 +34,49 @@ class ConfigError(ValueError):
 def parse_duration(text: str) -> float:
     """Return seconds for a Prometheus-style duration such as ``15s``, ``1m30s`` or ``250ms``.
 
-    Raises ValueError with a message naming the bad text.
+    As Prometheus' model.ParseDuration: integer amounts, units among y w d h m s ms in
+    that order, each at most once; ``0`` alone is zero. Raises ValueError naming the text.
     """
     value = text.strip()
-    pos, total = 0, 0.0
-    for match in _DURATION.finditer(value):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        pos = match.end()
-    if not value or pos != len(value):
-        raise ValueError(f"invalid duration {text!r} (use e.g. 250ms, 15s, 1m, 1h30m)")
-    return total
+    if value == "0":
+        return 0.0
+    match = _DURATION.fullmatch(value)
+    if not value or match is None:
+        raise ValueError(f"invalid duration {text!r} (use e.g. 250ms, 15s, 1m, 1h30m: "
+                         "whole numbers, units y w d h m s ms in that order, each once)")
+    total_ms = sum(int(match.group("ms_" if u == "ms" else u)) * round(factor * 1000)
+                   for u, factor in _UNITS if match.group("ms_" if u == "ms" else u))
+    return total_ms / 1000
+
+
+def check_podman_url(url: str, api: str) -> None:
+    """Raise ValueError (one line) unless ``url`` is a Podman address the ``api`` can use:
+    ``unix:/path`` or ``unix:///path`` (absolute path, no host), or, for varlink,
+    ``unix:@abstract`` and ``tcp:host:port``."""
+    if url.startswith("unix:"):
+        rest = url[5:].split(";", 1)[0]
+        if rest.startswith("@") and len(rest) > 1 and api != "rest":
+            return
+        if rest.startswith("//"):
+            host, _, path = rest[2:].partition("/")
+            if host:
+                raise ValueError(f"{url!r} names host {host!r}; a unix socket needs an "
+                                 f"absolute path, e.g. unix:///{host}/{path}")
+            rest = "/" + path
+        if rest.startswith("/") and rest.strip("/"):
+            return
+        raise ValueError(f"{url!r} needs an absolute socket path (unix:///path/to/podman.sock)")
+    if url.startswith("tcp:"):
+        if api == "rest":
+            raise ValueError(f"{url!r}: the REST API is served on a unix socket "
+                             "(unix:///path/to/podman.sock); tcp: is for varlink")
+        host, sep, port = url[4:].rpartition(":")
+        if sep and host.strip("[]") and "/" not in host and port.isdigit() \
+                and 0 < int(port) <= 65535:
+            return
+        raise ValueError(f"invalid varlink address {url!r} (use tcp:host:port)")
+    raise ValueError(f"unsupported Podman URL {url!r} (use unix:///path/to/podman.sock, "
+                     "unix:/path or tcp:host:port)")
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
@@ -77,9 +113,14 @@ class Config:
     """Own interval of each collector slower than ``collect_interval``, by name."""
     container_labels: tuple[str, ...] = ()
     admin_token_file: str | None = None
+    admin_users_file: str | None = None
+    """Admin users (web config format, basic_auth_users only); never the scrape users."""
     admin_listen_addresses: tuple[tuple[str, int], ...] = ()
+    """Where /admin is served; 127.0.0.1:9883 when admin credentials are set without it."""
     admin_rate_limit: int = 10
-    """Admin actions per minute per client."""
+    """Authenticated admin actions per minute per client."""
+    admin_failure_limit: int = 10
+    """Failed admin authentications per minute per client before 429."""
     log_level: str = "info"
     log_format: str = "logfmt"
     demo: bool = False

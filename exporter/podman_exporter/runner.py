@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.registry import Collector
@@ -21,6 +21,7 @@ from podman_exporter.logsetup import setup_logging
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.podman.select import BackendSelector
 from podman_exporter.web.admin import AdminApp
+from podman_exporter.web.admin_guard import load_admin_users
 from podman_exporter.web.app import MetricsApp, Router
 from podman_exporter.web.asgi import ASGIApp
 from podman_exporter.web.auth import (
@@ -77,19 +78,21 @@ def read_token(path: str) -> bytes:
 
 
 def build_app(config: Config, web_config: WebConfig | None, *, cache: ExpositionCache,
-              loop: CollectionLoop, backend: BackendSelector, token: bytes | None) -> ASGIApp:
-    """Return the root ASGI app: metrics (behind basic auth if configured), admin (if
-    credentials exist), response headers from the web config."""
+              loop: CollectionLoop, backend: BackendSelector, token: bytes | None,
+              admin_users: Mapping[str, str] | None = None) -> ASGIApp:
+    """Return the root ASGI app: metrics (behind basic auth if configured), admin (only
+    with its own credentials: the token and/or the admin users, never the web config's
+    users), response headers from the web config."""
     users = web_config.basic_auth_users if web_config is not None else {}
-    checker = CredentialChecker(users) if users else None
     admin = None
-    if token is not None or checker is not None:
+    if token is not None or admin_users:
         admin = AdminApp(backend=backend, on_action=loop.count_admin_action,
-                         after_success=loop.trigger, token=token, users=checker,
-                         rate_limit=config.admin_rate_limit)
-    metrics: ASGIApp = MetricsApp(cache, config.telemetry_path, config.max_requests,
-                                  admin_enabled=admin is not None)
-    if checker is not None:
+                         after_success=loop.trigger, token=token,
+                         users=CredentialChecker(admin_users) if admin_users else None,
+                         rate_limit=config.admin_rate_limit,
+                         failure_limit=config.admin_failure_limit)
+    metrics: ASGIApp = MetricsApp(cache, config.telemetry_path, config.max_requests)
+    if users:
         metrics = BasicAuthMiddleware(metrics, users)
     app: ASGIApp = Router(metrics, admin,
                           frozenset(port for _, port in config.admin_listen_addresses))
@@ -110,6 +113,8 @@ def run(config: Config) -> int:
         return 2
     try:
         token = read_token(config.admin_token_file) if config.admin_token_file else None
+        admin_users = load_admin_users(config.admin_users_file) \
+            if config.admin_users_file else None
     except ValueError as exc:
         log.error("%s", exc)
         return 2
@@ -134,10 +139,14 @@ def run(config: Config) -> int:
             publish=cache.publish,
             intervals=config.collector_intervals,
         )
-        app = build_app(config, web_config, cache=cache, loop=loop, backend=backend, token=token)
+        app = build_app(config, web_config, cache=cache, loop=loop, backend=backend, token=token,
+                        admin_users=admin_users)
         loop.start()
         stack.callback(loop.stop)
         log.info("podman-exporter %s listening on %s", __version__,
                  ", ".join(f"{h or '*'}:{p}" for h, p in config.listen_addresses))
+        if token is not None or admin_users:
+            log.info("admin endpoint listening on %s",
+                     ", ".join(f"{h or '*'}:{p}" for h, p in config.admin_listen_addresses))
         serve(app, sockets, ssl_context)
     return 0

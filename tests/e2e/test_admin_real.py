@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from exporter_proc import Exporter
-from podman_env import IMAGE, PodmanEnv, busybox_rootfs, private_podman
+from podman_env import IMAGE, PodmanEnv, busybox_rootfs, free_port, private_podman
 
 TOKEN = "e2e-admin-token-0123456789"
 UNUSED_IMAGE = "localhost/unused:e2e"
@@ -49,8 +49,12 @@ def exporter(podman: PodmanEnv, tmp_path: Path) -> Iterator[Exporter]:
     token = tmp_path / "token"
     token.write_text(TOKEN)
     token.chmod(0o600)
+    admin_port = free_port()
     proc = Exporter(["--podman.url", podman.url, "--podman.api", "rest",
-                     "--admin.token-file", str(token)], tmp_path / "exporter.log")
+                     "--admin.token-file", str(token),
+                     "--admin.listen-address", f"127.0.0.1:{admin_port}"],
+                    tmp_path / "exporter.log")
+    proc.admin_port = admin_port  # type: ignore[attr-defined]
     try:
         proc.wait_for(lambda s: s["podman_up"][0].value == 1, "podman_up 1")
         yield proc
@@ -58,17 +62,20 @@ def exporter(podman: PodmanEnv, tmp_path: Path) -> Iterator[Exporter]:
         proc.stop()
 
 
-def admin(exporter: Exporter, method: str, path: str,
-          token: str | None = TOKEN) -> tuple[int, dict[str, object]]:
-    url = exporter.url.removesuffix("/metrics") + path
-    request = urllib.request.Request(url, method=method)
+def admin(exporter: Exporter, method: str, path: str, token: str | None = TOKEN, *,
+          headers: dict[str, str] | None = None, body: bytes | None = None,
+          port: int | None = None) -> tuple[int, dict[str, object]]:
+    port = exporter.admin_port if port is None else port  # type: ignore[attr-defined]
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                     data=body, headers=headers or {})
     if token is not None:
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=60) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
+        data = err.read()
+        return err.code, json.loads(data) if data.startswith(b"{") else {}
 
 
 def ids(podman: PodmanEnv, *filters: str) -> set[str]:
@@ -154,3 +161,52 @@ def test_podman_down_gives_503_and_changes_nothing(podman: PodmanEnv, zoo: dict[
     finally:
         podman.start_service()
     assert ids(podman) == set(zoo.values())
+
+
+def test_removing_one_tag_only_untags(podman: PodmanEnv, exporter: Exporter,
+                                      tmp_path: Path) -> None:
+    """F8: DELETE of one tag of an image with two tags is `podman rmi TAG`: that tag goes,
+    the other tag, the image and its containers stay, with or without force."""
+    one, two = "localhost/multitag:one", "localhost/multitag:two"
+    podman.podman("import", str(busybox_rootfs(tmp_path)), one)
+    image = podman.podman("image", "inspect", "--format", "{{.Id}}", one).strip()
+    podman.podman("create", "--network", podman.network, "--name", "a-tagged", one,
+                  "sleep", "100000")
+    user = podman.podman("inspect", "--format", "{{.Id}}", "a-tagged").strip()
+
+    def tags() -> set[str]:
+        return set(podman.podman("images", "--format", "{{.Repository}}:{{.Tag}}").split())
+
+    try:
+        for force in ("false", "true"):
+            podman.podman("tag", one, two)
+            assert {one, two} <= tags()
+            code, body = admin(exporter, "DELETE", f"/admin/images/{two}?force={force}")
+            assert code == 200, (force, body)
+            assert two not in tags() and one in tags(), force
+            assert image in podman.podman("images", "-q", "--no-trunc"), force
+            assert user in ids(podman), force
+            assert podman.podman("image", "inspect", "--format", "{{.Id}}", one).strip() == image
+    finally:
+        podman.podman("rm", "-f", "a-tagged", check=False)
+        podman.podman("rmi", "-f", image, check=False)
+
+
+def test_cross_site_and_metrics_port_change_nothing(podman: PodmanEnv, zoo: dict[str, str],
+                                                    exporter: Exporter) -> None:
+    """F1/F13: with the right token, a cross-site form POST, a text/plain POST and any
+    /admin request on the metrics port are refused and Podman is untouched."""
+    before = ids(podman)
+    form = {"Content-Type": "application/x-www-form-urlencoded",
+            "Origin": "http://evil.example"}
+    code, body = admin(exporter, "POST", "/admin/containers/prune", headers=form,
+                       body=b"dry_run=false")
+    assert code == 403, body
+    code, body = admin(exporter, "POST", "/admin/containers/prune",
+                       headers={"Content-Type": "text/plain"}, body=b"{}")
+    assert code == 403, body
+    code, _ = admin(exporter, "POST", "/admin/containers/prune", port=exporter.port)
+    assert code == 404
+    with urllib.request.urlopen(exporter.url.removesuffix("metrics"), timeout=10) as resp:
+        assert b"/admin" not in resp.read()
+    assert ids(podman) == before

@@ -11,6 +11,7 @@ from typing import Any
 from rel_procs import exporter
 
 from podman_exporter.sim import SimOptions, start_simulator
+from support import free_port
 
 TOKEN = "reliability-admin-token-0123456789"
 
@@ -18,7 +19,8 @@ TOKEN = "reliability-admin-token-0123456789"
 def post(port: int, path: str) -> tuple[int, dict[str, Any]]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        conn.request("POST", path, headers={"Authorization": f"Bearer {TOKEN}"})
+        conn.request("POST", path, headers={"Authorization": f"Bearer {TOKEN}",
+                                            "Host": f"127.0.0.1:{port}"})
         resp = conn.getresponse()
         return resp.status, json.loads(resp.read())
     finally:
@@ -39,12 +41,14 @@ def test_concurrent_prunes_delete_each_container_once(tmp_path: Path,
         stopped = {c["id"] for c in sim.fleet.list_containers()
                    if c["status"] not in ("running", "paused")}
         kept = {c["id"] for c in sim.fleet.list_containers()} - stopped
+        admin_port = free_port()
         with exporter(sim.address, "varlink", tmp_path / "exporter.log",
                       ["--admin.token-file", token_file(tmp_path),
+                       "--admin.listen-address", f"127.0.0.1:{admin_port}",
                        "--admin.rate-limit", "1000"]) as exp:
             exp.wait_for(lambda s: s["podman_up"][0].value == 1, "podman_up 1")
             with ThreadPoolExecutor(20) as pool:
-                answers = list(pool.map(lambda _: post(exp.port, "/admin/containers/prune"),
+                answers = list(pool.map(lambda _: post(admin_port, "/admin/containers/prune"),
                                         range(40)))
         codes = [code for code, _ in answers]
         assert codes == [200] * 40, codes
@@ -60,13 +64,15 @@ def test_action_while_podman_is_down_changes_nothing(tmp_path: Path) -> None:
     address = f"unix:{tmp_path}/podman.sock"
     sim = start_simulator(address, SimOptions(containers=30, seed=5))
     before = sorted((c["id"], c["status"]) for c in sim.fleet.list_containers())
+    admin_port = free_port()
     with exporter(address, "varlink", tmp_path / "exporter.log",
-                  ["--admin.token-file", token_file(tmp_path)]) as exp:
+                  ["--admin.token-file", token_file(tmp_path),
+                   "--admin.listen-address", f"127.0.0.1:{admin_port}"]) as exp:
         exp.wait_for(lambda s: s["podman_up"][0].value == 1, "podman_up 1")
         sim.stop()
         for path in ("/admin/containers/prune", "/admin/images/prune",
                      "/admin/containers/prune?dry_run=true"):
-            code, body = post(exp.port, path)
+            code, body = post(admin_port, path)
             assert code == 503, body
         fleet = sim.fleet  # the fleet as the stopped service left it
         assert sorted((c["id"], c["status"]) for c in fleet.list_containers()) == before

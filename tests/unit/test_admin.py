@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,8 @@ from podman_exporter.web.webconfig import parse_web_config
 
 TOKEN = "0123456789abcdef-admin-token"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
+ADMIN_PORT = 9883
+METRICS_PORT = 9882
 
 
 @pytest.fixture
@@ -36,10 +39,13 @@ def sim(tmp_path: Path) -> Iterator[SimulatorHandle]:
 
 
 def make_app(sim: SimulatorHandle, *, token: str | None = TOKEN, rate_limit: int = 1000,
-             users: dict[str, str] | None = None) -> tuple[ASGIApp, CollectionLoop]:
+             users: dict[str, str] | None = None, admin_users: dict[str, str] | None = None,
+             failure_limit: int = 10) -> tuple[ASGIApp, CollectionLoop]:
     config = Config(podman_url=sim.address, podman_api="varlink", podman_timeout=2.0,
                     collectors=frozenset(s.name for s in COLLECTORS),
-                    admin_rate_limit=rate_limit)
+                    listen_addresses=(("", METRICS_PORT),),
+                    admin_listen_addresses=(("127.0.0.1", ADMIN_PORT),),
+                    admin_rate_limit=rate_limit, admin_failure_limit=failure_limit)
     web_config = None
     if users:
         lines = "\n".join(f"  {u}: {h}" for u, h in users.items())
@@ -49,16 +55,18 @@ def make_app(sim: SimulatorHandle, *, token: str | None = TOKEN, rate_limit: int
     loop = CollectionLoop(backend=backend, collectors=COLLECTORS, interval=3600, max_age=7200,
                           publish=cache.publish)
     app = build_app(config, web_config, cache=cache, loop=loop, backend=backend,
-                    token=token.encode() if token else None)
+                    token=token.encode() if token else None, admin_users=admin_users)
     return app, loop
 
 
 def call(app: ASGIApp, method: str, path: str, headers: dict[str, str] | None = None,
-         content: bytes = b"") -> httpx.Response:
+         content: bytes = b"", *, port: int = ADMIN_PORT,
+         client: tuple[str, int] = ("127.0.0.1", 123)) -> httpx.Response:
+    """One request to ``app`` on the admin listener (or ``port``) from ``client``."""
     async def go() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://t") as client:
-            return await client.request(method, path, headers=headers, content=content)
+        transport = httpx.ASGITransport(app=app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://t:{port}") as http:
+            return await http.request(method, path, headers=headers, content=content)
 
     return asyncio.run(go())
 
@@ -73,7 +81,7 @@ def test_off_without_credentials(sim: SimulatorHandle) -> None:
     for method, path in (("GET", "/admin/"), ("POST", "/admin/containers/prune"),
                          ("DELETE", "/admin/images/x")):
         assert call(app, method, path, AUTH).status_code == 404
-    assert call(app, "GET", "/healthz").status_code == 200
+    assert call(app, "GET", "/healthz", port=METRICS_PORT).status_code == 200
 
 
 def test_listing_and_auth(sim: SimulatorHandle) -> None:
@@ -179,15 +187,152 @@ def test_rate_limit(sim: SimulatorHandle) -> None:
     assert codes == [200, 200, 200, 429, 429]
 
 
-def test_basic_auth_user_can_act(sim: SimulatorHandle) -> None:
-    hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4)).decode()
-    app, _ = make_app(sim, token=None, users={"alice": hashed})
-    assert call(app, "GET", "/admin/").status_code == 401
-    assert call(app, "GET", "/metrics").status_code == 401  # basic auth guards metrics too
-    basic = {"authorization": "Basic " + __import__("base64").b64encode(b"alice:pw").decode()}
-    assert call(app, "GET", "/admin/", basic).status_code == 200
-    assert call(app, "POST", "/admin/containers/prune?dry_run=true", basic).status_code == 200
-    assert call(app, "GET", "/healthz").status_code == 200
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+SCRAPE_HASH = bcrypt.hashpw(b"scrape-pw", bcrypt.gensalt(rounds=4)).decode()
+ADMIN_HASH = bcrypt.hashpw(b"admin-pw", bcrypt.gensalt(rounds=4)).decode()
+
+
+@pytest.mark.parametrize("port", [ADMIN_PORT, METRICS_PORT])
+def test_scrape_users_never_enable_admin(sim: SimulatorHandle, port: int) -> None:
+    """F1: a web config with only basic_auth_users (node_exporter's) enables no /admin."""
+    app, _ = make_app(sim, token=None, users={"prometheus": SCRAPE_HASH})
+    scrape = basic("prometheus", "scrape-pw")
+    before = state(sim)
+    assert call(app, "GET", "/admin/", scrape, port=port).status_code == 404
+    for method, path in (("POST", "/admin/containers/prune"), ("POST", "/admin/images/prune"),
+                         ("DELETE", "/admin/containers/x?force=true")):
+        assert call(app, method, path, scrape, port=port).status_code == 404
+    assert state(sim) == before
+    assert call(app, "GET", "/metrics", port=METRICS_PORT).status_code == 401
+    assert call(app, "GET", "/healthz", port=METRICS_PORT).status_code == 200
+
+
+def test_scrape_user_cannot_act_when_admin_is_on(sim: SimulatorHandle) -> None:
+    """F1: with admin users configured, the scrape user is still not one of them."""
+    app, _ = make_app(sim, token=TOKEN, users={"prometheus": SCRAPE_HASH},
+                      admin_users={"ops": ADMIN_HASH})
+    before = state(sim)
+    scrape = basic("prometheus", "scrape-pw")
+    assert call(app, "GET", "/admin/", scrape).status_code == 401
+    assert call(app, "POST", "/admin/containers/prune", scrape).status_code == 401
+    assert state(sim) == before
+    assert call(app, "GET", "/admin/", basic("ops", "admin-pw")).status_code == 200
+    dry = call(app, "POST", "/admin/containers/prune?dry_run=true", basic("ops", "admin-pw"))
+    assert dry.status_code == 200
+    assert call(app, "GET", "/admin/", basic("ops", "scrape-pw")).status_code == 401
+    # the admin user is no scrape user either
+    assert call(app, "GET", "/metrics", basic("ops", "admin-pw"),
+                port=METRICS_PORT).status_code == 401
+
+
+CROSS_SITE = [
+    {"origin": "http://evil.example", "content-type": "application/x-www-form-urlencoded"},
+    {"origin": "null"},
+    {"origin": "http://t:9882"},  # the metrics port is another origin
+    {"origin": "https://t:9883"},
+    {"origin": "http://t:9883.evil.example"},
+    {"sec-fetch-site": "cross-site"},
+    {"sec-fetch-site": "same-site"},
+    {"content-type": "text/plain"},
+    {"content-type": "text/plain;charset=UTF-8"},
+    {"content-type": "application/x-www-form-urlencoded"},
+    {"content-type": "multipart/form-data; boundary=x"},
+]
+
+
+@pytest.mark.parametrize("extra", CROSS_SITE)
+@pytest.mark.parametrize("creds", ["token", "user"])
+def test_cross_site_requests_are_refused(sim: SimulatorHandle, extra: dict[str, str],
+                                         creds: str) -> None:
+    """F1: a cross-site form or text/plain POST with valid credentials changes nothing."""
+    app, _ = make_app(sim, admin_users={"ops": ADMIN_HASH})
+    auth = AUTH if creds == "token" else basic("ops", "admin-pw")
+    before = state(sim)
+    body = b"dry_run=false" if "content-type" in extra else b""
+    for method, path in (("POST", "/admin/containers/prune"), ("POST", "/admin/images/prune")):
+        resp = call(app, method, path, {**auth, **extra}, body)
+        assert resp.status_code == 403, resp.text
+        assert "refused" in resp.json()["error"] or "body" in resp.json()["error"]
+    name = sim.fleet.containers_in("running")[0]
+    assert call(app, "DELETE", f"/admin/containers/{name}?force=true",
+                {**auth, **extra}, body).status_code == 403
+    assert state(sim) == before
+
+
+def test_same_origin_and_json_are_accepted(sim: SimulatorHandle) -> None:
+    app, _ = make_app(sim)
+    for extra, body in (({"origin": "http://t:9883"}, b""), ({"origin": "HTTP://T:9883"}, b""),
+                        ({"sec-fetch-site": "same-origin"}, b""),
+                        ({"sec-fetch-site": "none"}, b""),
+                        ({"content-type": "application/json"}, b"{}"),
+                        ({"content-type": "application/json; charset=utf-8"}, b"{}")):
+        resp = call(app, "POST", "/admin/containers/prune?dry_run=true", {**AUTH, **extra}, body)
+        assert resp.status_code == 200, (extra, resp.text)
+    # a body without a content type is refused too
+    resp = call(app, "POST", "/admin/containers/prune", AUTH, b"x")
+    assert resp.status_code == 403
+
+
+def test_failures_do_not_lock_out_valid_credentials(sim: SimulatorHandle) -> None:
+    """F2: 10+ bad POSTs from the admin's own address do not lock the admin out."""
+    app, _ = make_app(sim, rate_limit=1000, failure_limit=3)
+    codes = [call(app, "POST", "/admin/containers/prune?dry_run=true").status_code
+             for _ in range(12)]
+    assert codes == [401] * 3 + [429] * 9
+    assert call(app, "POST", "/admin/containers/prune?dry_run=true", AUTH).status_code == 200
+    # another client is not affected
+    other = ("10.0.0.2", 1)
+    assert call(app, "POST", "/admin/containers/prune", client=other).status_code == 401
+
+
+def test_blocked_client_gets_no_new_password_tried(sim: SimulatorHandle) -> None:
+    """F2: past the failure limit, a basic password is only accepted if already verified
+    (no guessing), and the one verified before keeps working (no lockout)."""
+    app, _ = make_app(sim, token=None, admin_users={"ops": ADMIN_HASH}, failure_limit=2)
+    good = basic("ops", "admin-pw")
+    assert call(app, "GET", "/admin/", good).status_code == 200
+    for _ in range(2):
+        assert call(app, "GET", "/admin/", basic("ops", "guess")).status_code == 401
+    admin = app.admin  # type: ignore[attr-defined]
+    runs = admin.users.bcrypt_checks
+    assert call(app, "GET", "/admin/", basic("ops", "guess2")).status_code == 429
+    assert admin.users.bcrypt_checks == runs  # the guess was not even tried
+    assert call(app, "GET", "/admin/", good).status_code == 200
+    assert call(app, "POST", "/admin/containers/prune?dry_run=true", good).status_code == 200
+
+
+def test_action_rate_limit_counts_only_authenticated_requests(sim: SimulatorHandle) -> None:
+    app, _ = make_app(sim, rate_limit=2, failure_limit=1000)
+    for _ in range(5):
+        assert call(app, "POST", "/admin/containers/prune?dry_run=true").status_code == 401
+    codes = [call(app, "POST", "/admin/containers/prune?dry_run=true", AUTH).status_code
+             for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
+def test_listing_guesses_are_limited(sim: SimulatorHandle) -> None:
+    """F9: GET /admin/ with wrong credentials goes through the failure limiter."""
+    app, _ = make_app(sim, failure_limit=3)
+    codes = [call(app, "GET", "/admin/", {"authorization": f"Bearer guess{i}"}).status_code
+             for i in range(5)]
+    assert codes == [401, 401, 401, 429, 429]
+    # and shares it with actions
+    assert call(app, "POST", "/admin/containers/prune").status_code == 429
+    assert call(app, "GET", "/admin/", AUTH).status_code == 200
+
+
+def test_forwarded_for_is_not_the_client(sim: SimulatorHandle) -> None:
+    """F3 (app side): the limiter key is the peer; X-Forwarded-For picks nothing."""
+    app, _ = make_app(sim, failure_limit=2)
+    for i in range(4):
+        resp = call(app, "POST", "/admin/containers/prune",
+                    {"x-forwarded-for": f"203.0.113.{i}", "forwarded": f"for=198.51.100.{i}"})
+        assert resp.status_code == (401 if i < 2 else 429)
+    admin = app.admin  # type: ignore[attr-defined]
+    assert list(admin.failures._events) == ["127.0.0.1"]
 
 
 def test_success_is_counted_and_triggers_a_collection(sim: SimulatorHandle) -> None:
@@ -199,7 +344,7 @@ def test_success_is_counted_and_triggers_a_collection(sim: SimulatorHandle) -> N
         deadline = time.monotonic() + 10
         text = ""
         while time.monotonic() < deadline:
-            text = call(app, "GET", "/metrics").text
+            text = call(app, "GET", "/metrics", port=METRICS_PORT).text
             if 'podman_exporter_admin_actions_total{action="containers_prune"' in text:
                 break
             time.sleep(0.1)
@@ -235,29 +380,40 @@ def test_no_action_without_credentials(sim: SimulatorHandle, method: str, path: 
     image = sim.fleet.list_images()[0]["id"]
     before = state(sim)
     resp = call(app, method, path.format(c=target, i=image), headers, body)
-    assert resp.status_code in (401, 404, 405, 400, 429)
+    assert resp.status_code in (401, 403, 404, 405, 400, 429)
     assert state(sim) == before
 
 
 def test_admin_only_on_its_own_listener(sim: SimulatorHandle) -> None:
-    """--admin.listen-address: /admin answers only there, and only /admin does."""
+    """F13: /admin answers only on the admin listener, and only /admin does there."""
+    app, _ = make_app(sim)
+    assert call(app, "GET", "/admin/", AUTH).status_code == 200
+    assert call(app, "POST", "/admin/containers/prune?dry_run=true", AUTH).status_code == 200
+    assert call(app, "GET", "/metrics", AUTH).status_code == 404
+    assert call(app, "GET", "/admin/", AUTH, port=METRICS_PORT).status_code == 404
+    before = state(sim)
+    assert call(app, "POST", "/admin/containers/prune", AUTH, port=METRICS_PORT).status_code \
+        == 404
+    assert state(sim) == before
+    assert call(app, "GET", "/healthz", port=METRICS_PORT).status_code == 200
+
+
+def test_no_admin_listener_means_no_admin(sim: SimulatorHandle) -> None:
+    """F13: without an admin listener, a token never opens /admin on the metrics port."""
     from dataclasses import replace
 
     app, _ = make_app(sim)
-    assert hasattr(app, "admin_ports")
-    router = replace(app, admin_ports=frozenset({9883}))  # type: ignore[type-var]
+    router = replace(app, admin_ports=frozenset())  # type: ignore[type-var]
+    for port in (ADMIN_PORT, METRICS_PORT):
+        assert call(router, "GET", "/admin/", AUTH, port=port).status_code == 404
+    landing = call(app, "GET", "/", port=METRICS_PORT).text
+    assert "/admin" not in landing
 
-    def on(port: int, method: str, path: str) -> int:
-        async def go() -> int:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=router),
-                                         base_url=f"http://t:{port}") as client:
-                return (await client.request(method, path, headers=AUTH)).status_code
 
-        return asyncio.run(go())
-
-    assert on(9883, "GET", "/admin/") == 200
-    assert on(9883, "POST", "/admin/containers/prune?dry_run=true") == 200
-    assert on(9883, "GET", "/metrics") == 404
-    assert on(9882, "GET", "/admin/") == 404
-    assert on(9882, "POST", "/admin/containers/prune") == 404
-    assert on(9882, "GET", "/healthz") == 200
+def test_basic_challenge_only_with_admin_users(sim: SimulatorHandle) -> None:
+    token_only, _ = make_app(sim)
+    challenges = call(token_only, "GET", "/admin/").headers.get_list("www-authenticate")
+    assert challenges == ['Bearer realm="podman-exporter admin"']
+    with_users, _ = make_app(sim, admin_users={"ops": ADMIN_HASH})
+    challenges = call(with_users, "GET", "/admin/").headers.get_list("www-authenticate")
+    assert any(c.startswith("Basic") for c in challenges)

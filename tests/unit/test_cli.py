@@ -98,12 +98,16 @@ def test_version() -> None:
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("15s", 15), ("1m30s", 90), ("250ms", 0.25),
-                                               ("1h", 3600), ("1.5s", 1.5)])
+                                               ("1h", 3600), ("1s500ms", 1.5), ("0", 0),
+                                               ("1d2h", 93600), ("2w", 1209600),
+                                               ("1y", 31536000), ("90m", 5400)])
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "15", "s", "1m 2s", "-1s", "1y"])
+@pytest.mark.parametrize("text", ["", "15", "s", "1m 2s", "-1s", "1Y",
+                                  # as Prometheus: integers, units in decreasing order, once
+                                  "1s1h", "5m5m", "1.5h", "1ms1s", "1m1h", "0.5s", "1e3s"])
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(text)
@@ -142,3 +146,38 @@ def test_readme_flag_table_matches_the_parser() -> None:
         README.write_text(text[:start] + block + text[end:], encoding="utf-8")
         text = README.read_text(encoding="utf-8")
     assert block in text, "README flag table is out of date: run with UPDATE_README=1"
+
+
+@pytest.mark.parametrize(("url", "api"), [
+    ("http://localhost:8080", "auto"), ("https://host/podman.sock", "rest"),
+    ("tcp://localhost", "auto"), ("tcp://localhost:1234", "varlink"),
+    ("tcp:localhost:1234", "rest"),  # REST is served on a unix socket only
+    ("podman.sock", "auto"), ("run/podman/podman.sock", "rest"), ("/run/podman.sock", "auto"),
+    ("unix://tmp/x", "auto"), ("unix:", "auto"), ("unix:///", "rest"), ("unix:@abs", "rest"),
+])
+def test_invalid_podman_url_is_one_line_and_exit_2(url: str, api: str) -> None:
+    with pytest.raises(ConfigError, match=r"^--podman\.url: "):
+        config_from_args(parse("--podman.url", url, "--podman.api", api))
+    result = run_cli("--podman.url", url, "--podman.api", api)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("podman-exporter: error: --podman.url: ")
+
+
+@pytest.mark.parametrize("url", ["unix:/run/io.projectatomic.podman", "unix:///run/podman.sock",
+                                 "unix:@podman", "tcp:127.0.0.1:12345", "tcp:[::1]:9"])
+def test_valid_podman_urls(url: str) -> None:
+    assert config_from_args(parse("--podman.url", url)).podman_url == url
+
+
+def test_command_line_replaces_a_repeatable_flag_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PODMAN_EXPORTER_WEB_LISTEN_ADDRESS", ":1,127.0.0.1:2")
+    monkeypatch.setenv("PODMAN_EXPORTER_ADMIN_LISTEN_ADDRESS", "127.0.0.1:7")
+    config = config_from_args(parse("--web.listen-address", ":3", "--web.listen-address", ":4",
+                                    "--admin.listen-address", "127.0.0.1:8"))
+    assert config.listen_addresses == (("", 3), ("", 4))
+    assert config.admin_listen_addresses == (("127.0.0.1", 8),)
+    config = config_from_args(parse())  # no flag: the environment's list stands
+    assert config.listen_addresses == (("", 1), ("127.0.0.1", 2))
+    assert config.admin_listen_addresses == (("127.0.0.1", 7),)

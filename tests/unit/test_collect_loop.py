@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import pytest
+
 from podman_exporter.collect.collectors import COLLECTORS
 from podman_exporter.collect.loop import CollectionLoop
+from podman_exporter.config import Config
+from podman_exporter.exposition.render import render
+from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.podman.backend import (
     PartialFailure,
     PodmanBackend,
@@ -14,6 +20,7 @@ from podman_exporter.podman.backend import (
     Unsupported,
 )
 from podman_exporter.podman.corrections import uptime_ranges
+from podman_exporter.podman.select import BackendSelector
 from podman_exporter.snapshot.model import (
     Batch,
     Container,
@@ -95,7 +102,8 @@ def make_loop(backend: FleetBackend, clock: Clock, published: list[Snapshot]) ->
         return backend
 
     return CollectionLoop(backend=source, collectors=COLLECTORS, interval=15, max_age=45,
-                          publish=published.append, clock=clock, intervals={"sizes": 300})
+                          publish=published.append, clock=clock, monotonic=clock,
+                          intervals={"sizes": 300})
 
 
 def fleet() -> FleetBackend:
@@ -290,3 +298,98 @@ def test_slow_collector_not_due_reports_failure_while_podman_answers_nothing() -
     clock.now += 15
     status = {c.name: c for c in loop.collect_once().collectors}
     assert status["sizes"].success and not status["images"].success
+
+
+@pytest.mark.parametrize("url", ["tcp://localhost", "http://localhost:8080", "podman.sock",
+                                 "unix://tmp/x"])
+def test_unusable_address_is_podman_down_not_an_escape(url: str) -> None:
+    # the CLI refuses these; anything that still gets through costs podman_up, not the loop
+    selector = BackendSelector(Config(podman_url=url, podman_api="varlink"))
+    published: list[Snapshot] = []
+    loop = CollectionLoop(backend=selector, collectors=COLLECTORS, interval=15, max_age=45,
+                          publish=published.append)
+    for _ in range(2):
+        snap = loop.collect_once()
+        assert not snap.up and published[-1] is snap
+        assert snap.collectors and all(not c.success for c in snap.collectors)
+    assert b"\npodman_up 0.0\n" in b"\n" + render(snap, MetricOptions()).text.plain
+
+
+def test_any_exception_from_the_backend_source_is_every_collector_failing() -> None:
+    def broken() -> PodmanBackend:
+        raise RuntimeError("resolver bug")
+
+    loop = CollectionLoop(backend=broken, collectors=COLLECTORS, interval=15, max_age=45,
+                          publish=lambda _: None)
+    snap = loop.collect_once()
+    assert not snap.up
+    assert all(not c.success and c.errors_total == 1 for c in snap.collectors)
+
+
+def test_any_exception_in_a_collector_is_its_own_failure() -> None:
+    backend, clock, published = fleet(), Clock(), []
+
+    def bad_images() -> Batch[Image]:
+        raise OverflowError("int too large")
+
+    backend.list_images = bad_images  # type: ignore[method-assign]
+    snap = make_loop(backend, clock, published).collect_once()
+    status = {c.name: c.success for c in snap.collectors}
+    assert status["images"] is False and status["containers"] and snap.up
+
+
+def test_ages_use_the_monotonic_clock_not_the_wall_clock() -> None:
+    backend, wall, mono, published = fleet(), Clock(), Clock(), []
+    loop = CollectionLoop(backend=lambda: backend, collectors=COLLECTORS, interval=15,
+                          max_age=45, publish=published.append, clock=wall, monotonic=mono,
+                          intervals={"sizes": 300})
+    loop.collect_once()
+    backend.failing = {"images"}
+    # the wall clock jumps back an hour while 46 s pass: the images section is stale
+    wall.now -= 3600
+    mono.now += 46
+    snap = loop.collect_once()
+    assert snap.images is None and snap.containers is not None
+    assert snap.taken_at == wall.now  # exported times stay wall-clock
+    # the wall clock jumps forward a day while 15 s pass: fresh data stays fresh
+    backend.failing = {"host"}
+    wall.now += 86400
+    mono.now += 15
+    snap = loop.collect_once()
+    assert snap.host is not None and snap.images is not None
+    assert backend.sizes_asked == 1  # the slow collector is not due after 61 s
+    assert snap.last_success is not None and snap.last_success < snap.taken_at
+
+
+def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(
+        caplog: pytest.LogCaptureFixture) -> None:
+    backend, clock, published = fleet(), Clock(), []
+    loop = make_loop(backend, clock, published)
+    caplog.set_level(logging.DEBUG, logger="podman_exporter")
+    loop.collect_once()
+    backend.failing = {"connect"}
+    for _ in range(5):
+        clock.now += 15
+        loop.collect_once()
+    backend.failing = set()
+    clock.now += 15
+    loop.collect_once()
+    loop.stop()
+    loud = [r for r in caplog.records if r.levelno >= logging.INFO]
+    assert [r.getMessage() for r in loud] == [
+        "Podman unreachable: no socket",
+        "Podman reachable again after 75s",
+        "collection stopped",
+    ]
+    assert loud[0].levelno == logging.WARNING
+    quiet = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    assert any("collector containers failed: no socket" in r.getMessage() for r in quiet)
+
+
+def test_one_failing_collector_while_podman_answers_still_warns(
+        caplog: pytest.LogCaptureFixture) -> None:
+    backend, clock, published = fleet(), Clock(), []
+    backend.failing = {"images"}
+    caplog.set_level(logging.INFO, logger="podman_exporter")
+    make_loop(backend, clock, published).collect_once()
+    assert [r.getMessage() for r in caplog.records] == ["collector images failed: images failed"]

@@ -11,13 +11,14 @@ from __future__ import annotations
 import copy
 import json
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from podman_exporter.podman import rest_parse as parse
+from podman_exporter.podman.corrections import net_counters_swapped, uptime_ranges
 from podman_exporter.podman.fields import Record, parse_records
 from podman_exporter.snapshot.model import ContainerState, Health, PodState
 
@@ -112,13 +113,13 @@ def test_times_are_unix_seconds_and_go_zero_time_is_unknown() -> None:
 
 
 def test_published_port_and_labels() -> None:
-    labeled = next(r for r in body("containers") if r["Names"] == [truth()["zoo"]["names"][
-        "labeled"]])
+    name = truth()["zoo"]["names"]["labeled"]
+    labeled = next(r for r in body("containers") if r["Names"] == [name])
     c = parse.container(Record(labeled))
     assert [(p.host_ip, p.host_port, p.container_port, p.protocol) for p in c.ports] == [
         ("127.0.0.1", str(truth()["traffic"]["published_port"]), "80", "tcp")]
     assert dict(c.labels) == labeled["Labels"] and dict(c.labels)["app"] == "shop"
-    others = [parse.container(Record(r)) for r in body("containers") if r is not labeled]
+    others = [parse.container(Record(r)) for r in body("containers") if r["Names"] != [name]]
     assert all(o.ports == () for o in others)  # "Ports": null
 
 
@@ -126,8 +127,8 @@ def test_docker_style_names_and_a_container_without_names() -> None:
     """The Docker-compatible listing writes names with a leading slash; a container
     without a name is shown by its short id, as ``podman ps`` does."""
     raw = body("containers")[0]
-    name = raw["Names"][0]
-    assert parse.container(Record({**raw, "Names": ["/" + name]})).name == name
+    for name in (raw["Names"][0], "Xvfb-display"):
+        assert parse.container(Record({**raw, "Names": ["/" + name]})).name == name
     for names in (None, [], [""]):
         assert parse.container(Record({**raw, "Names": names})).name == raw["Id"][:12]
 
@@ -190,28 +191,33 @@ def test_without_size_true_both_sizes_are_unknown_and_nothing_is_bad() -> None:
 # -- containers/stats ------------------------------------------------------------------------
 
 
+def stats_of(raw: dict[str, Any]) -> Any:
+    """Parse one stats entry as the backend does for the Podman that was recorded."""
+    return parse.stats(Record(raw), net_counters_swapped(truth()["podman_version"]))
+
+
 def test_stats_match_the_cgroup_and_the_network_namespace() -> None:
     reply = body("stats")
     assert reply["Error"] is None
-    batch = parse_records(reply["Stats"], parse.stats, "stats")
+    swapped = net_counters_swapped(body("info")["version"]["Version"])
+    assert swapped is True  # 4.3.1: NetInput holds eth0's transmit counter (podman#16618)
+    batch = parse_records(reply["Stats"], partial(parse.stats, swapped=swapped), "stats")
     assert batch.bad == 0 and batch.items
     raw = {r["ContainerID"]: r for r in reply["Stats"]}
     mem_total = truth()["host"]["mem_total_bytes"]
     for s in batch.items:
         low, high = window(s.id, "cpuacct.usage_ns")
         assert s.cpu_seconds is not None and low / 1e9 <= s.cpu_seconds <= high / 1e9
-        assert s.cpu_system_seconds == pytest.approx(raw[s.id]["CPUSystemNano"] / 1e9)
+        assert s.cpu_system_seconds == raw[s.id]["CPUSystemNano"] / 1e9
         assert s.cpu_system_seconds is not None and 0 < s.cpu_system_seconds <= s.cpu_seconds
         low, high = window(s.id, "memory.usage_in_bytes")
         assert s.mem_usage_bytes is not None and low <= s.mem_usage_bytes <= high
         assert s.mem_limit_bytes == mem_total  # no limit set: the host's memory
         low, high = window(s.id, "pids.current")
         assert s.pids is not None and low <= s.pids <= high
-        # Podman 4.3 swaps them (podman#16618): NetInput holds eth0's transmit counter.
-        # The parser passes them on as sent; corrections.correct_net exchanges them.
-        low, high = eth0(s.id, "tx_bytes")
-        assert s.net_input_bytes is not None and low <= s.net_input_bytes <= high
         low, high = eth0(s.id, "rx_bytes")
+        assert s.net_input_bytes is not None and low <= s.net_input_bytes <= high
+        low, high = eth0(s.id, "tx_bytes")
         assert s.net_output_bytes is not None and low <= s.net_output_bytes <= high
         assert (s.block_input_bytes, s.block_output_bytes) == (
             raw[s.id]["BlockInput"], raw[s.id]["BlockOutput"])
@@ -221,11 +227,21 @@ def test_stats_of_the_download() -> None:
     """rec-server sent the 3,000,000-byte file, rec-client received it."""
     names = truth()["zoo"]["names"]
     blob = truth()["zoo"]["blob_size"]
-    by_name = {truth_of(s.id)["name"]: s for s in map(parse.stats, map(
-        Record, body("stats")["Stats"]))}
+    by_name = {truth_of(s.id)["name"]: s for s in map(stats_of, body("stats")["Stats"])}
     server, client = by_name[names["server"]], by_name[names["client"]]
-    assert server.net_input_bytes is not None and server.net_input_bytes > blob  # swapped
-    assert client.net_output_bytes is not None and client.net_output_bytes > blob
+    assert server.net_output_bytes > blob > server.net_input_bytes
+    assert client.net_input_bytes > blob > client.net_output_bytes
+
+
+def test_net_counters_as_sent_and_unknown() -> None:
+    """From 4.4 NetInput is what was received; when the version is unknown, whether they
+    are swapped is unknown and both are left out."""
+    raw = body("stats")["Stats"][0]
+    fixed = parse.stats(Record(raw), swapped=False)
+    assert (fixed.net_input_bytes, fixed.net_output_bytes) == (raw["NetInput"], raw["NetOutput"])
+    unknown = parse.stats(Record(raw), swapped=None)
+    assert (unknown.net_input_bytes, unknown.net_output_bytes) == (None, None)
+    assert unknown.cpu_seconds == fixed.cpu_seconds == raw["CPUNano"] / 1e9
 
 
 def _podman5(entry: dict[str, Any], interfaces: dict[str, tuple[int, int]]) -> dict[str, Any]:
@@ -240,32 +256,38 @@ def _podman5(entry: dict[str, Any], interfaces: dict[str, tuple[int, int]]) -> d
             "NetOutput": sum(tx for _, tx in interfaces.values()), "Network": network}
 
 
+def podman5_stats(raw: dict[str, Any]) -> Any:
+    return parse.stats(Record(raw), net_counters_swapped("5.0.0"))
+
+
 def test_podman5_network_map_is_summed_over_interfaces() -> None:
     entry = body("stats")["Stats"][0]
     e = eth0(entry["ContainerID"], "rx_bytes")[1], eth0(entry["ContainerID"], "tx_bytes")[1]
-    one = parse.stats(Record(_podman5(entry, {"eth0": e})))
+    one = podman5_stats(_podman5(entry, {"eth0": e}))
     assert (one.net_input_bytes, one.net_output_bytes) == e
-    two = parse_records([_podman5(entry, {"eth0": e, "eth1": (700, 11)})], parse.stats, "s")
+    two = parse_records([_podman5(entry, {"eth0": e, "eth1": (700, 11)})],
+                        partial(parse.stats, swapped=False), "stats")
     assert two.bad == 0
     assert (two.items[0].net_input_bytes, two.items[0].net_output_bytes) == (
         e[0] + 700, e[1] + 11)
-    # the map wins over NetInput/NetOutput
+    # the map wins over NetInput/NetOutput, and is never exchanged nor dropped
     mixed = {**_podman5(entry, {"eth0": e}), "NetInput": 1, "NetOutput": 2}
-    assert (parse.stats(Record(mixed)).net_input_bytes,
-            parse.stats(Record(mixed)).net_output_bytes) == e
+    for swapped in (False, True, None):
+        s = parse.stats(Record(mixed), swapped)
+        assert (s.net_input_bytes, s.net_output_bytes) == e
     # no interface at all (network mode none): zero bytes, not unknown
-    none = parse.stats(Record(_podman5(entry, {})))
+    none = podman5_stats(_podman5(entry, {}))
     assert (none.net_input_bytes, none.net_output_bytes) == (0, 0)
 
 
 def test_podman5_one_bad_interface_makes_that_direction_unknown() -> None:
     entry = _podman5(body("stats")["Stats"][0], {"eth0": (500, 600), "eth1": (70, 80)})
     entry["Network"]["eth1"]["RxBytes"] = -1
-    batch = parse_records([entry], parse.stats, "stats")
+    batch = parse_records([entry], partial(parse.stats, swapped=False), "stats")
     assert batch.bad == 1
     assert (batch.items[0].net_input_bytes, batch.items[0].net_output_bytes) == (None, 680)
     entry["Network"]["eth0"]["TxBytes"] = "600"
-    s = parse.stats(Record(entry))
+    s = podman5_stats(entry)
     assert (s.net_input_bytes, s.net_output_bytes) == (None, None)
 
 
@@ -326,7 +348,8 @@ def test_host_info_matches_the_host() -> None:
     host = truth()["host"]
     assert info.mem_total_bytes == host["mem_total_bytes"]
     assert info.cpus == host["nproc"]
-    assert info.mem_free_bytes is not None and 0 < info.mem_free_bytes < info.mem_total_bytes
+    assert info.mem_free_bytes is not None and info.mem_total_bytes is not None
+    assert 0 < info.mem_free_bytes < info.mem_total_bytes
     assert (info.swap_total_bytes, info.swap_free_bytes) == (
         raw["host"]["swapTotal"], raw["host"]["swapFree"])
     assert info.store_containers == len(truth()["containers"])
@@ -371,8 +394,13 @@ def test_host_with_swap() -> None:
 def test_uptime_holds_the_hosts_uptime() -> None:
     """/proc/uptime read just before and after the request lies in one of the ranges
     that Podman's rounded uptime text stands for."""
-    info = parse.host_info(Record(body("info")))
+    raw = body("info")
+    info = parse.host_info(Record(raw))
     w = truth()["windows"]["rest_info"]
     assert info.uptime_ranges
     assert any(low <= w["uptime_after"] and w["uptime_before"] < high
                for low, high in info.uptime_ranges)
+    # read as the text of the Podman that sent it (4.3.1 rounds the minutes), not as the
+    # text of an unknown version, which keeps the candidates of both readings
+    assert info.uptime_ranges == uptime_ranges(raw["host"]["uptime"], truth()["podman_version"])
+    assert info.uptime_ranges != uptime_ranges(raw["host"]["uptime"], "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from functools import partial
 from typing import Any
 
@@ -146,3 +147,29 @@ def test_any_field_garbage_never_raises(overrides: dict[str, Any]) -> None:
         assert len(batch.items) == 2 and batch.items[0].id == raw["Id"]
     else:
         assert len(batch.items) == 1 and batch.bad == 1
+
+
+IMAGE: dict[str, Any] = {"Id": "9224", "ParentId": "", "RepoTags": ["localhost/b:t"],
+                         "RepoDigests": None, "Created": 1795756077, "Size": 1997895,
+                         "VirtualSize": 1997895, "Labels": None, "Containers": 7}
+HUGE = [10**400, -(10**400), 2**64 + 1, json.loads("1e400"), json.loads("-1e400")]
+
+
+@pytest.mark.parametrize("huge", HUGE, ids=["1e400-int", "-1e400-int", "2^64+1", "1e400", "-1e400"])
+@pytest.mark.parametrize(("record", "parser", "kind", "used"), [
+    (CONTAINER, parse.container, "container", ["ExitCode", "StartedAt", "ExitedAt"]),
+    (STATS, None, "stats", ["MemUsage", "CPUNano", "NetInput", "BlockOutput", "PIDs"]),
+    (IMAGE, parse.image, "image", ["Created", "Size", "Containers"])],
+    ids=["container", "stats", "image"])
+def test_huge_numbers_are_a_bad_field_of_their_record(
+        record: dict[str, Any], parser: Any, kind: str, used: list[str], huge: object) -> None:
+    """A number past 64 bits (OverflowError in any float conversion) costs the field, not
+    the batch: the record is kept (or dropped alone, if it is its id) and counted bad."""
+    parser = parser or partial(parse.stats, swapped=False)
+    numeric = [k for k, v in record.items() if isinstance(v, int) and not isinstance(v, bool)]
+    assert numeric
+    ident = "ContainerID" if kind == "stats" else "Id"
+    for key in [*numeric, ident]:
+        batch = parse_records([{**record, key: huge}, record], parser, kind)
+        assert batch.bad == (1 if key in used or key == ident else batch.bad) <= 1, key
+        assert len(batch.items) == (1 if key == ident else 2), key

@@ -152,3 +152,18 @@ def test_bridge_command(sim: SimulatorHandle) -> None:
         assert backend.host_info().items[0].mem_total_bytes
     finally:
         backend.close()
+
+
+def test_failed_stop_returns_the_connection_with_its_usual_timeout(
+        backend: VarlinkBackend) -> None:
+    """A stop's long timeout (timeout + the stop's grace) must not outlive the call: a failed
+    stop's connection goes back to the pool, and the next call on it would otherwise wait
+    minutes on a hung Podman."""
+    for _ in range(2):  # failed and, on the pooled connection, failed again
+        with pytest.raises(NotFound):
+            backend.stop_container("no-such-container", 300)
+        idle = backend._pool._idle
+        assert len(idle) == 1
+        assert idle[0]._connection.gettimeout() == 0.5
+    backend.list_containers()  # the same connection still serves
+    assert backend._pool._idle[0]._connection.gettimeout() == 0.5

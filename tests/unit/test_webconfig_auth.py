@@ -188,3 +188,63 @@ def test_apply_web_config_puts_headers_on_401_too() -> None:
 
 def test_apply_web_config_without_users_or_headers_is_the_app() -> None:
     assert apply_web_config(echo_user, WebConfig(path="web.yml")) is echo_user
+
+
+def test_mixed_costs_cost_the_same_bcrypt_work_for_every_user() -> None:
+    """F11: a cost-4 user, a cost-5 user and an unknown user each cost one bcrypt run at
+    every configured cost, counted (no clock involved)."""
+    checker = CredentialChecker(USERS)
+    spent = []
+    for user, password in ((b"alice", b"x"), (b"bob", b"x"), (b"mallory", b"x"),
+                           (b"alice", b"wonderland"), (b"bob", b"builder"), (b"", b"")):
+        before = checker.bcrypt_costs.copy()
+        asyncio.run(checker.check(user, password))
+        spent.append(checker.bcrypt_costs - before)
+    assert spent == [{4: 1, 5: 1}] * 6
+    assert asyncio.run(checker.check(b"alice", b"wonderland")) == "alice"  # cached
+    assert asyncio.run(checker.check(b"bob", b"builder")) == "bob"
+
+
+def test_single_cost_runs_bcrypt_once_per_check() -> None:
+    checker = CredentialChecker({"alice": USERS["alice"]})
+    asyncio.run(checker.check(b"alice", b"x"))
+    asyncio.run(checker.check(b"nobody", b"x"))
+    assert checker.bcrypt_costs == {4: 2}
+
+
+def test_verified_never_runs_bcrypt() -> None:
+    checker = CredentialChecker(USERS)
+    assert checker.verified(b"alice", b"wonderland") is None  # not verified yet
+    assert checker.bcrypt_checks == 0
+    assert asyncio.run(checker.check(b"alice", b"wonderland")) == "alice"
+    assert checker.verified(b"alice", b"wonderland") == "alice"
+    asyncio.run(checker.check(b"alice", b"nope"))
+    assert checker.verified(b"alice", b"nope") is None  # a cached failure is no proof
+    assert checker.verified_scope({"headers": [(b"authorization", basic("alice", "wonderland"))]}
+                                  ) == "alice"
+    assert checker.bcrypt_checks == 2
+
+
+def test_failures_never_evict_a_verified_credential() -> None:
+    app = BasicAuthMiddleware(echo_user, USERS, cache_size=3)
+    assert call(app, authorization=basic("bob", "builder"))[0] == 200
+    for attempt in range(50):  # a flood of wrong passwords
+        assert call(app, authorization=basic("bob", f"guess{attempt}"))[0] == 401
+    checks = app.checker.bcrypt_checks
+    assert call(app, authorization=basic("bob", "builder"))[0] == 200
+    assert app.checker.bcrypt_checks == checks  # answered from the cache of successes
+
+
+def test_a_flood_is_refused_at_once_past_the_pending_limit() -> None:
+    checker = CredentialChecker(USERS, max_pending=2)
+
+    async def flood() -> tuple[list[str | None], str | None]:
+        guesses = [checker.check(b"bob", f"guess{i}".encode()) for i in range(10)]
+        results = await asyncio.gather(*guesses)
+        return list(results), await checker.check(b"bob", b"builder")
+
+    results, after = asyncio.run(flood())
+    assert results == [None] * 10
+    assert checker.busy_refusals == 8  # 8 never queued
+    assert checker.bcrypt_checks == 3  # 2 guesses, then the real password
+    assert after == "bob"  # once the flood has drained, a new check runs again

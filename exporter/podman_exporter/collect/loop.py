@@ -8,6 +8,11 @@ stale. A collector with its own, slower interval (``intervals``) runs only when
 its last success is that old, and its section stays fresh for that interval plus
 ``max_age``; in between, its last run's result is reported, as a failure while
 Podman answers nothing. The resulting Snapshot goes to ``publish`` (the exposition cache).
+
+Ages (max-age, the slow collectors' schedule) are measured on ``monotonic``, so a
+wall-clock jump neither revives nor expires data; ``clock`` (wall time) only stamps
+the exported times. An outage of Podman is logged once when it starts and once when
+it ends; the collectors' failures while it lasts are logged at debug level.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ class _Held:
     """The last good value of one section, and the running totals of its collector."""
 
     value: object = None
-    fetched_at: float = 0.0
+    fetched_at: float | None = None
+    """``monotonic`` time of the last good value; None before any."""
     errors_total: int = 0
     bad_total: int = 0
     last: _Run | None = None
@@ -65,12 +71,17 @@ class CollectionLoop:
     max_age: float
     publish: Callable[[Snapshot], None]
     clock: Callable[[], float] = time.time
+    """Wall clock: the exported times (taken_at, last_success)."""
+    monotonic: Callable[[], float] = time.monotonic
+    """Measures ages: max-age and the slow collectors' intervals."""
     intervals: Mapping[str, float] = field(default_factory=dict)
     """Own interval of the collectors slower than ``interval``, by name."""
     _held: dict[str, _Held] = field(default_factory=dict)
     _admin: dict[tuple[str, str], int] = field(default_factory=dict)
     _last_success: float | None = None
     _api: str = ""
+    _down_since: float | None = None
+    """``monotonic`` time Podman stopped answering; None while it answers."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _running: threading.Lock = field(default_factory=threading.Lock)
     """Held for the whole of a collection: never two at once."""
@@ -122,6 +133,7 @@ class CollectionLoop:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
         self._pool.shutdown(wait=False, cancel_futures=True)
+        log.info("collection stopped")
 
     def count_admin_action(self, action: str, result: str) -> None:
         """Count one admin action; it shows in the next published snapshot."""
@@ -131,10 +143,11 @@ class CollectionLoop:
     def collect_once(self) -> Snapshot:
         """Run every enabled collector once, publish and return the Snapshot."""
         runs = self._run_all()
-        now = self.clock()
+        now, mono = self.clock(), self.monotonic()
         statuses = []
         sections: dict[str, object] = {}
         answered = any(run.outcome is not None for run in runs.values())
+        self._log_outage(answered, mono, runs)
         for spec in self.collectors:
             run = runs[spec.name]
             held = self._held.setdefault(spec.name, _Held())
@@ -147,14 +160,15 @@ class CollectionLoop:
                 success = run.error is None and answered
             else:
                 if run.outcome is not None:
-                    held.value, held.fetched_at = run.outcome.value, now
+                    held.value, held.fetched_at = run.outcome.value, mono
                     held.bad_total += run.outcome.bad
                 if run.error is not None:
                     held.errors_total += 1
-                    log.warning("collector %s failed: %s", spec.name, run.error)
+                    log.log(logging.WARNING if answered else logging.DEBUG,
+                            "collector %s failed: %s", spec.name, run.error)
                 held.last = run
             max_age = self.max_age + self.intervals.get(spec.name, 0.0)
-            fresh = held.fetched_at > 0 and now - held.fetched_at <= max_age
+            fresh = held.fetched_at is not None and 0 <= mono - held.fetched_at <= max_age
             sections[spec.name] = held.value if fresh else None
             statuses.append(
                 CollectorStatus(spec.name, success, run.seconds, held.errors_total,
@@ -179,17 +193,30 @@ class CollectionLoop:
             log.exception("publishing the snapshot failed")
         return snapshot
 
+    def _log_outage(self, answered: bool, mono: float, runs: Mapping[str, _Run]) -> None:
+        """Log the start (with its reason) and the end of an outage of Podman, once each."""
+        if not answered and self._down_since is None:
+            self._down_since = mono
+            reason = next((r.error for r in runs.values() if r.error), "no collector answered")
+            log.warning("Podman unreachable: %s", reason)
+        elif answered and self._down_since is not None:
+            log.info("Podman reachable again after %.0fs", mono - self._down_since)
+            self._down_since = None
+
     def _run_all(self) -> dict[str, _Run]:
+        """Run the due collectors; any exception, in resolving the backend or in a
+        collector, is the failure of the collectors it concerns, never an escape."""
         runs = {spec.name: _Run() for spec in self.collectors}
         try:
             backend = self.backend()
             self._api = backend.api
-        except PodmanError as exc:
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, PodmanError) else f"internal error: {exc!r}"
             for run in runs.values():
-                run.error = str(exc)
+                run.error = reason or type(exc).__name__
             return runs
         futures: dict[str, Future[None]] = {}
-        now = self.clock()
+        now = self.monotonic()
         for spec in self.collectors:  # prerequisites come first in COLLECTORS
             if not self._due(spec.name, now):
                 runs[spec.name].skipped = True
@@ -197,8 +224,11 @@ class CollectionLoop:
             needs = [futures[r] for r in spec.requires if r in futures]
             futures[spec.name] = self._pool.submit(
                 self._run_one, spec, self._fetch[spec.name], backend, needs, runs)
-        for future in futures.values():
-            future.result()
+        for name, future in futures.items():
+            try:
+                future.result()
+            except Exception as exc:  # _run_one catches its own; this is a last resort
+                runs[name].error = runs[name].error or f"internal error: {exc!r}"
         return runs
 
     def _due(self, name: str, now: float) -> bool:
@@ -206,9 +236,10 @@ class CollectionLoop:
         its last run succeeded less than that interval ago."""
         interval = self.intervals.get(name)
         held = self._held.get(name)
-        if interval is None or held is None or held.last is None or held.last.error:
+        if interval is None or held is None or held.last is None or held.last.error \
+                or held.fetched_at is None:
             return True
-        return now - held.fetched_at >= interval
+        return not 0 <= now - held.fetched_at < interval
 
     @staticmethod
     def _run_one(spec: CollectorSpec, fetch: Fetch, backend: PodmanBackend,

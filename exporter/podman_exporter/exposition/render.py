@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import Metric
-from prometheus_client.exposition import choose_encoder, generate_latest
+from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.registry import Collector
 
+from podman_exporter.exposition.negotiate import wants_openmetrics
 from podman_exporter.metrics import build_families
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.snapshot.snapshot import Snapshot
@@ -73,11 +74,9 @@ class Exposition:
     openmetrics: Body
 
     def negotiate(self, accept: str) -> Body:
-        """Return the body for an Accept header: OpenMetrics when asked for, else text."""
-        if "openmetrics" not in accept:
-            return self.text
-        _, content_type = choose_encoder(accept)
-        return self.openmetrics if content_type.startswith("application/openmetrics") else self.text
+        """Return the body for an Accept header: OpenMetrics when asked for, else text
+        (also when the header is malformed: negotiation never raises)."""
+        return self.openmetrics if wants_openmetrics(accept) else self.text
 
 
 def render(

@@ -10,6 +10,10 @@ _VALID = re.compile(r"[a-zA-Z0-9_]*")
 LABEL_PREFIX = "label_"
 
 REFRESH_NOTE = "Refreshed every collection interval, not at scrape time."
+MAX_LABEL_VALUE_BYTES = 1024
+"""Longest label value exported, in UTF-8 bytes (marker included)."""
+TRUNCATED = "\u2026"
+"""Ends a label value cut at MAX_LABEL_VALUE_BYTES (the ellipsis, 3 bytes)."""
 
 
 def help_text(text: str) -> str:
@@ -24,11 +28,18 @@ def short_id(value: str) -> str:
 
 def clean(value: str) -> str:
     """Return ``value`` encodable as UTF-8: lone surrogates (possible after JSON
-    decoding of hostile input) become ``?``; everything else is kept as is and
-    escaped by the exposition."""
+    decoding of hostile input) become ``?``; a value longer than
+    MAX_LABEL_VALUE_BYTES is cut on a character boundary and ends with TRUNCATED;
+    everything else is kept as is and escaped by the exposition."""
     if value.isascii():
-        return value
-    return value.encode("utf-8", "replace").decode("utf-8")
+        if len(value) <= MAX_LABEL_VALUE_BYTES:
+            return value
+        return value[:MAX_LABEL_VALUE_BYTES - len(TRUNCATED.encode())] + TRUNCATED
+    data = value.encode("utf-8", "replace")
+    if len(data) <= MAX_LABEL_VALUE_BYTES:
+        return data.decode("utf-8")
+    keep = data[:MAX_LABEL_VALUE_BYTES - len(TRUNCATED.encode())]
+    return keep.decode("utf-8", "ignore") + TRUNCATED
 
 
 def sanitise(key: str) -> str:

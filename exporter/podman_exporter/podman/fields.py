@@ -72,7 +72,7 @@ class Record:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self._bad(key, value, "a non-negative integer")
             return None
-        if not math.isfinite(value) or value < 0 or value != int(value):
+        if not _finite(value) or value < 0 or value != int(value):
             self._bad(key, value, "a non-negative integer")
             return None
         return int(value)
@@ -82,7 +82,7 @@ class Record:
         value = self._raw.get(key)
         if value is None:
             return None
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and _finite(value):
             return value
         self._bad(key, value, "an integer")
         return None
@@ -95,7 +95,7 @@ class Record:
         if isinstance(value, bool) or not isinstance(value, int | float):
             self._bad(key, value, "a number")
             return None
-        if not math.isfinite(value):
+        if not _finite(value):
             self._bad(key, value, "a finite number")
             return None
         return float(value)
@@ -160,8 +160,23 @@ class Record:
         return child
 
 
+_INT_LIMIT = 2**64
+"""No Podman field is wider than Go's uint64; a larger integer (10**400 would overflow
+every float conversion) is a bad field."""
+
+
+def _finite(value: int | float) -> bool:
+    """Return whether a number is finite and, if an integer, within 64 bits."""
+    if isinstance(value, int):
+        return -_INT_LIMIT <= value <= _INT_LIMIT
+    return math.isfinite(value)
+
+
 def _describe(value: object) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an integer past Python's digit limit
+        return f"a {type(value).__name__} too long to show"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -181,7 +196,9 @@ def parse_records(reply: object, parse: Callable[[Record], T], kind: str) -> Bat
         try:
             record = Record(raw)
             item = parse(record)
-        except (ValueError, TypeError, KeyError) as exc:  # MalformedRecord is a ValueError
+        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+            # MalformedRecord is a ValueError; ArithmeticError: a number a parser could not
+            # convert (OverflowError) costs this record, never the batch
             bad += 1
             first = first or f"dropped: {exc}"
             continue

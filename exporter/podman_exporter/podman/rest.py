@@ -221,10 +221,15 @@ class RestBackend:
         return cid
 
     def remove_image(self, name: str, force: bool) -> str:
-        """Remove an image; return its id."""
+        """Remove an image as ``podman rmi NAME`` does; return its id.
+
+        The name goes to Podman as given, not resolved to the id: a tag of an image with
+        other tags is only untagged (with or without force), the image, its other tags
+        and its containers stay; by id, or by its last name, the image is removed.
+        """
         iid = _id_of(self.inspect_image(name), name)
         status, body = self._http.request(
-            "DELETE", f"/images/{iid}", [("force", str(force).lower())]
+            "DELETE", f"/images/{name}", [("force", str(force).lower())]
         )
         _raise_report_errors(decode(status, body, what=f"remove image {name}"))
         return iid

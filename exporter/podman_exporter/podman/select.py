@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 
 from podman_exporter.config import DEFAULT_REST_URLS, DEFAULT_VARLINK_URLS, Config
-from podman_exporter.podman.backend import PodmanBackend, PodmanUnavailable
+from podman_exporter.podman.backend import PodmanBackend, PodmanError, PodmanUnavailable
 from podman_exporter.podman.rest import RestBackend
 from podman_exporter.podman.varlink_client import VarlinkBackend
 
@@ -58,10 +58,17 @@ class BackendSelector:
         self._lock = threading.Lock()
 
     def __call__(self) -> PodmanBackend:
-        """Return the backend; raise PodmanUnavailable while no Podman socket answers."""
+        """Return the backend; raise PodmanUnavailable while no Podman socket answers, or
+        PodmanError if the address cannot be used (never another exception)."""
         with self._lock:
             if self._backend is None:
-                self._backend = self._resolve()
+                try:
+                    self._backend = self._resolve()
+                except PodmanError:
+                    raise
+                except Exception as exc:  # e.g. an address the client refuses
+                    raise PodmanError(f"cannot use Podman at "
+                                      f"{self._url or 'the default sockets'}: {exc}") from exc
                 log.info("watching Podman via %s at %s", self._backend.api,
                          self._url or "the default sockets")
             return self._backend

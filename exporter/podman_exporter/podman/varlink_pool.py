@@ -131,9 +131,11 @@ class VarlinkPool:
                 with self._connection() as (handle, reused):
                     if grace:
                         handle._connection.settimeout(self._timeout + grace)
-                    reply = getattr(handle, method)(**params)
-                    if grace:
-                        handle._connection.settimeout(self._timeout)
+                    try:
+                        reply = getattr(handle, method)(**params)
+                    finally:  # the connection goes back to the pool with its usual timeout
+                        if grace:
+                            handle._connection.settimeout(self._timeout)
             except (OSError, ValueError, varlink.ConnectionError) as exc:
                 if not reused or isinstance(exc, TimeoutError) or not method.startswith(_READS):
                     raise

@@ -1,9 +1,13 @@
 """The admin endpoint: authenticated maintenance actions on Podman, answered in JSON.
 
-Enabled only when credentials exist (a bearer token file and/or basic-auth users of
-the web config). Every action is rate-limited per client, serialised (two prunes
-never race), logged with who asked, counted, and followed by a collection so the
-metrics show the change.
+Enabled only by its own credentials (``--admin.token-file`` and/or
+``--admin.users-file``; never the web config's scrape users) and served only on its
+own listener. Failed authentications are limited per client (a client past the limit
+is answered 429 without its credentials being tried, except the token and credentials
+already verified); authenticated actions have their own per-client rate limit.
+Cross-site requests are refused. Actions are serialised (two prunes never race),
+logged with who asked, counted, and followed by a collection so the metrics show the
+change. The client is always the connection's peer address.
 """
 
 from __future__ import annotations
@@ -13,8 +17,6 @@ import hmac
 import json
 import logging
 import re
-import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
@@ -27,6 +29,7 @@ from podman_exporter.podman.backend import (
     Unsupported,
 )
 from podman_exporter.web.admin_actions import ACTIONS, Action, BadRequest, Call
+from podman_exporter.web.admin_guard import RateLimiter, cross_site_refusal, peer
 from podman_exporter.web.asgi import Receive, Scope, Send, header, respond
 from podman_exporter.web.auth import CredentialChecker
 
@@ -36,29 +39,6 @@ JSON = "application/json"
 _BEARER = re.compile(r"^Bearer\s+(\S+)\s*$", re.IGNORECASE)
 _CHALLENGE = ((b"www-authenticate", b'Bearer realm="podman-exporter admin"'),
               (b"www-authenticate", b'Basic realm="podman-exporter admin"'))
-
-
-@dataclass
-class RateLimiter:
-    """At most ``per_minute`` events per client in any sliding minute."""
-
-    per_minute: int
-    clock: Callable[[], float] = time.monotonic
-    _events: dict[str, deque[float]] = field(default_factory=dict)
-
-    def allow(self, client: str) -> bool:
-        """Return whether the client may act now (and count it if so)."""
-        now = self.clock()
-        events = self._events.setdefault(client, deque())
-        while events and now - events[0] >= 60.0:
-            events.popleft()
-        if len(events) >= self.per_minute:
-            return False
-        events.append(now)
-        if len(self._events) > 10_000:  # forget idle clients
-            for key in [k for k, v in self._events.items() if not v]:
-                del self._events[key]
-        return True
 
 
 @dataclass
@@ -73,11 +53,16 @@ class AdminApp:
     token: bytes | None = None
     users: CredentialChecker | None = None
     rate_limit: int = 10
+    """Authenticated actions per minute per client."""
+    failure_limit: int = 10
+    """Failed authentications per minute per client before it is answered 429."""
     limiter: RateLimiter = field(init=False)
+    failures: RateLimiter = field(init=False)
     _serial: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.rate_limit)
+        self.failures = RateLimiter(self.failure_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
@@ -85,9 +70,7 @@ class AdminApp:
             if method not in ("GET", "HEAD"):
                 await _json(send, 405, {"error": "method not allowed"}, allow=b"GET, HEAD")
                 return
-            who = await self._who(scope)
-            if who is None:
-                await _json(send, 401, {"error": "unauthorized"}, challenge=True)
+            if await self._authenticate(scope, send, None) is None:
                 return
             await _json(send, 200, {"actions": [a.describe() for a in ACTIONS]},
                         head=method == "HEAD")
@@ -102,29 +85,66 @@ class AdminApp:
             await _json(send, 405, {"error": "method not allowed"}, allow=methods.encode())
             return
         action = allowed[0]
-        client = (scope.get("client") or ("unknown", 0))[0]
+        client = peer(scope)
+        refusal = cross_site_refusal(scope)
+        if refusal is not None:
+            log.warning("admin %s refused from %s: %s", action.name, client, refusal)
+            await _json(send, 403, {"action": action.name, "error": refusal})
+            return
+        who = await self._authenticate(scope, send, action.name)
+        if who is None:
+            return
         if not self.limiter.allow(client):
             await _json(send, 429, {"action": action.name, "error": "rate limit exceeded"},
                         retry_after=True)
-            return
-        who = await self._who(scope)
-        if who is None:
-            log.warning("admin %s refused: bad or missing credentials from %s",
-                        action.name, client)
-            await _json(send, 401, {"action": action.name, "error": "unauthorized"},
-                        challenge=True)
             return
         match = next(m for a, m in matched if a is action)
         status, body = await self._run(action, match.groupdict(), scope, who, client)
         await _json(send, status, body)
 
-    async def _who(self, scope: Scope) -> str | None:
-        """Return who the request proves to be ("token" or a user name), or None."""
+    async def _authenticate(self, scope: Scope, send: Send, action: str | None) -> str | None:
+        """Return who the request proves to be, or answer 401 (429 past the failure
+        limit) and return None.
+
+        A client past the failure limit gets no new credentials tried (no guessing);
+        the token and credentials verified before still work (no lockout).
+        """
+        client = peer(scope)
+        blocked = self.failures.count(client) >= self.failure_limit
+        who = await self._who(scope, verified_only=blocked)
+        if who is not None:
+            return who
+        body: dict[str, object] = {"error": "unauthorized"}
+        if action is not None:
+            body["action"] = action
+        if blocked:
+            log.debug("admin %s refused: %s is past the failure limit", action or "listing",
+                      client)  # debug: a flood must not flood the log too
+            await _json(send, 429, {**body, "error": "too many failed authentications"},
+                        retry_after=True)
+            return None
+        self.failures.hit(client)
+        log.warning("admin %s refused: bad or missing credentials from %s", action or "listing",
+                    client)
+        # No Basic challenge without admin users: a browser would prompt and cache
+        # credentials for nothing.
+        await _json(send, 401, body,
+                    challenge=_CHALLENGE if self.users is not None else _CHALLENGE[:1])
+        return None
+
+    async def _who(self, scope: Scope, *, verified_only: bool = False) -> str | None:
+        """Return who the request proves to be ("token" or a user name), or None.
+
+        ``verified_only``: only the token and basic credentials already verified
+        (bcrypt is not run for new ones).
+        """
         authorization = header(scope, b"authorization")
         bearer = _BEARER.match(authorization)
         if bearer and self.token is not None:
             return "token" if hmac.compare_digest(bearer.group(1).encode(), self.token) else None
         if self.users is not None:
+            if verified_only:
+                return self.users.verified_scope(scope)
             return await self.users.check_scope(scope)
         return None
 
@@ -164,12 +184,12 @@ class AdminApp:
 
 
 async def _json(send: Send, status: int, body: Mapping[str, object], *, allow: bytes = b"",
-                challenge: bool = False, retry_after: bool = False, head: bool = False) -> None:
+                challenge: tuple[tuple[bytes, bytes], ...] = (), retry_after: bool = False,
+                head: bool = False) -> None:
     headers: list[tuple[bytes, bytes]] = [(b"cache-control", b"no-store")]
     if allow:
         headers.append((b"allow", allow))
-    if challenge:
-        headers.extend(_CHALLENGE)
+    headers.extend(challenge)
     if retry_after:
         headers.append((b"retry-after", b"60"))
     data = (json.dumps(body, sort_keys=True) + "\n").encode()

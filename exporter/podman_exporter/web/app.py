@@ -1,5 +1,6 @@
 """The ASGI application: /metrics, the landing page, /healthz and /readyz, and the
-router that sends /admin to the admin app on the listeners it is allowed on.
+router that sends /admin to the admin app on its own listeners (never on the metrics
+listeners).
 
 No Podman I/O and no rendering happens here: every answer comes from the
 ExpositionCache that the collection loop fills.
@@ -10,21 +11,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from podman_exporter.exposition.negotiate import accepts_gzip
 from podman_exporter.exposition.render import ExpositionCache
 from podman_exporter.web.asgi import ASGIApp, Receive, Scope, Send, header, respond
 from podman_exporter.web.landing import landing_page
 
 READ_METHODS = ("GET", "HEAD")
-
-
-def accepts_gzip(accept_encoding: str) -> bool:
-    """Return whether an Accept-Encoding value allows gzip (q=0 refuses it)."""
-    for part in accept_encoding.split(","):
-        coding, _, params = part.strip().partition(";")
-        if coding.strip().lower() in ("gzip", "*"):
-            q = params.strip().lower().removeprefix("q=")
-            return not q or (q.replace(".", "", 1).isdigit() and float(q) > 0)
-    return False
 
 
 @dataclass
@@ -34,8 +26,6 @@ class MetricsApp:
     cache: ExpositionCache
     telemetry_path: str = "/metrics"
     max_requests: int = 40
-    admin_enabled: bool = False
-    """Only links the admin listing from the landing page."""
     in_flight: int = 0
 
     def __post_init__(self) -> None:
@@ -84,7 +74,7 @@ class MetricsApp:
                           headers=((b"vary", b"Accept-Encoding"),))
 
     async def _landing(self, scope: Scope, send: Send, head: bool) -> None:
-        page = landing_page(self.cache.current, self.telemetry_path, self.admin_enabled)
+        page = landing_page(self.cache.current, self.telemetry_path)
         await respond(send, 200, page, "text/html; charset=utf-8", head=head)
 
     async def _healthz(self, scope: Scope, send: Send, head: bool) -> None:
@@ -100,13 +90,14 @@ class MetricsApp:
 
 @dataclass
 class Router:
-    """Sends /admin paths to the admin app (if enabled, and only on its own listeners
-    when it has some) and everything else to the metrics app."""
+    """Sends /admin paths to the admin app (if enabled) on the admin listeners only, and
+    everything else to the metrics app on the other listeners: a listener serves one or
+    the other, never both."""
 
     metrics: ASGIApp
     admin: ASGIApp | None = None
     admin_ports: frozenset[int] = frozenset()
-    """Ports of --admin.listen-address; empty: admin shares the metrics listeners."""
+    """Ports of --admin.listen-address; empty: /admin is served nowhere."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -115,7 +106,7 @@ class Router:
         server = scope.get("server") or ("", 0)
         on_admin_listener = server[1] in self.admin_ports
         if path == "/admin" or path.startswith("/admin/"):
-            if self.admin is not None and (on_admin_listener or not self.admin_ports):
+            if self.admin is not None and on_admin_listener:
                 await self.admin(scope, receive, send)
                 return
             await respond(send, 404, b"404 page not found\n")

@@ -8,10 +8,14 @@ so even a 401 carries the configured headers. The authenticated user name reache
 app as ``scope["state"]["user"]`` (read it with :func:`authenticated_user`).
 
 bcrypt is slow by design, so as in the toolkit each (user, password, hash) outcome is
-cached (bounded, keyed by a keyed BLAKE2b digest, never the password itself), bcrypt
-runs in the checker's own worker thread one check at a time, and an unknown user is
-checked against a dummy hash of the same cost so response time does not reveal which
-users exist.
+cached (bounded, keyed by a keyed BLAKE2b digest, never the password itself) and
+bcrypt runs in the checker's own worker thread one check at a time.
+
+Response time does not reveal which users exist, even when their hashes have different
+costs: every check runs bcrypt once at *each* cost in use (the user's own hash at its
+cost, dummy hashes of unknowable passwords at the others; an unknown user gets dummies
+only), so a known user with a cheap hash, one with an expensive hash and an unknown user
+all cost the same work.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import hmac
 import logging
 import secrets
 import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
@@ -64,23 +69,41 @@ def parse_basic_authorization(scope: Scope) -> tuple[bytes, bytes] | None:
 
 
 class CredentialChecker:
-    """Checks basic-auth credentials against bcrypt hashes, caching each outcome."""
+    """Checks basic-auth credentials against bcrypt hashes, caching each outcome.
 
-    def __init__(self, users: Mapping[str, str], cache_size: int = 100) -> None:
+    Successes and failures are cached apart, so a flood of wrong passwords can evict
+    only other failures, never the scraper's verified credentials (which are answered
+    from the cache, without waiting for bcrypt). At most ``max_pending`` checks wait
+    for the one bcrypt thread; past that a new, unverified credential is refused at
+    once rather than queued behind the flood.
+    """
+
+    def __init__(self, users: Mapping[str, str], cache_size: int = 100,
+                 max_pending: int = 8) -> None:
         if not users:
             raise ValueError("basic auth needs at least one user")
         self._users = [(name.encode(), hashed.encode()) for name, hashed in users.items()]
         self._names = {name.encode(): name for name in users}
-        cost = max(int(hashed.split("$")[2]) for hashed in users.values())
-        # Same cost as the slowest real hash, for a password nobody can know.
-        self._dummy = bcrypt.hashpw(secrets.token_bytes(18), bcrypt.gensalt(rounds=cost))
+        costs = sorted({_cost(hashed.encode()) for hashed in users.values()})
+        # One hash per cost in use, for passwords nobody can know (F11: mixed costs).
+        self._dummies = {cost: bcrypt.hashpw(secrets.token_bytes(18),
+                                             bcrypt.gensalt(rounds=cost)) for cost in costs}
+        self._dummy = self._dummies[costs[-1]]  # an unknown user's "own" hash
         self._key = secrets.token_bytes(32)  # cache keys are useless outside this process
-        self._cache: dict[bytes, bool] = {}
+        self._cache: OrderedDict[bytes, None] = OrderedDict()
+        """Failed checks, oldest first."""
+        self._verified: OrderedDict[bytes, None] = OrderedDict()
+        """Successful checks, least recently used first."""
         self._cache_size = max(1, cache_size)
+        self._cache_lock = threading.Lock()
+        self._pending = 0
+        self._max_pending = max(1, max_pending)
+        self.busy_refusals = 0  # checks refused because max_pending were waiting
         self._bcrypt_lock = threading.Lock()  # one bcrypt at a time, like the toolkit
         # Its own thread: a flood of bad logins must not tie up the loop's default executor.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bcrypt")
-        self.bcrypt_checks = 0  # how many times bcrypt actually ran (cache misses)
+        self.bcrypt_checks = 0  # how many checks ran bcrypt (cache misses)
+        self.bcrypt_costs: Counter[int] = Counter()  # bcrypt runs by cost
 
     def _lookup(self, user: bytes) -> tuple[bool, bytes]:
         """Return (known, hash) comparing the name with every user in constant time."""
@@ -98,30 +121,73 @@ class CredentialChecker:
             digest.update(part)
         return digest.digest()
 
+    def _cached(self, key: bytes) -> bool | None:
+        """Return a cached verdict (a success counts as recently used), else None."""
+        with self._cache_lock:
+            if key in self._verified:
+                self._verified.move_to_end(key)
+                return True
+            return False if key in self._cache else None
+
+    def _remember(self, key: bytes, ok: bool) -> None:
+        """Cache a verdict, evicting the oldest entry of its own kind past the size."""
+        with self._cache_lock:
+            cache = self._verified if ok else self._cache
+            cache[key] = None
+            while len(cache) > self._cache_size:
+                cache.popitem(last=False)
+
     def _bcrypt(self, key: bytes, password: bytes, hashed: bytes) -> bool:
         """Return bcrypt's verdict, computing it at most once per cache key (worker thread)."""
         with self._bcrypt_lock:
-            cached = self._cache.get(key)
+            cached = self._cached(key)
             if cached is not None:
                 return cached
             self.bcrypt_checks += 1
-            try:
-                ok = bcrypt.checkpw(password[:_BCRYPT_MAX_PASSWORD], hashed)
-            except ValueError:
-                ok = False
-            while len(self._cache) >= self._cache_size:
-                del self._cache[next(iter(self._cache))]  # evict the oldest entry
-            self._cache[key] = ok
+            ok = self._checkpw(password, hashed)
+            own = _cost(hashed)
+            for cost, dummy in self._dummies.items():  # the same work whoever is asked for
+                if cost != own:
+                    self._checkpw(password, dummy)
+            self._remember(key, ok)
             return ok
+
+    def _checkpw(self, password: bytes, hashed: bytes) -> bool:
+        """Return bcrypt's verdict (False for a malformed hash), counting its cost."""
+        self.bcrypt_costs[_cost(hashed)] += 1
+        try:
+            return bcrypt.checkpw(password[:_BCRYPT_MAX_PASSWORD], hashed)
+        except ValueError:
+            return False
+
+    def verified(self, user: bytes, password: bytes) -> str | None:
+        """Return the user name if these credentials were already verified (cached
+        success), else None; never runs bcrypt."""
+        known, hashed = self._lookup(user)
+        ok = self._cached(self._cache_key(user, password, hashed))
+        return self._names[user] if ok and known else None
+
+    def verified_scope(self, scope: Scope) -> str | None:
+        """Return the user a request's basic-auth header proves from the cache alone."""
+        credentials = parse_basic_authorization(scope)
+        return None if credentials is None else self.verified(*credentials)
 
     async def check(self, user: bytes, password: bytes) -> str | None:
         """Return the user name when the password matches its hash, else None."""
         known, hashed = self._lookup(user)
         key = self._cache_key(user, password, hashed)
-        ok = self._cache.get(key)
+        ok = self._cached(key)
         if ok is None:
-            loop = asyncio.get_running_loop()
-            ok = await loop.run_in_executor(self._executor, self._bcrypt, key, password, hashed)
+            if self._pending >= self._max_pending:  # a flood: refuse, do not queue
+                self.busy_refusals += 1
+                return None
+            self._pending += 1  # only the event loop's thread counts
+            try:
+                loop = asyncio.get_running_loop()
+                ok = await loop.run_in_executor(self._executor, self._bcrypt, key, password,
+                                                hashed)
+            finally:
+                self._pending -= 1
         return self._names[user] if ok and known else None
 
     async def check_scope(self, scope: Scope) -> str | None:
@@ -130,6 +196,12 @@ class CredentialChecker:
         if credentials is None:
             return None
         return await self.check(*credentials)
+
+
+def _cost(hashed: bytes) -> int:
+    """Return the cost of a ``$2b$NN$...`` bcrypt hash (0 if malformed)."""
+    parts = hashed.split(b"$")
+    return int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
 
 
 class BasicAuthMiddleware:

@@ -15,8 +15,11 @@ def _when(stamp: float | None) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def landing_page(exposition: Exposition | None, telemetry_path: str, admin: bool) -> bytes:
-    """Return the HTML landing page for the latest Exposition (None: not collected yet)."""
+def landing_page(exposition: Exposition | None, telemetry_path: str) -> bytes:
+    """Return the HTML landing page for the latest Exposition (None: not collected yet).
+
+    It never links the admin endpoint: that lives on its own listener, and a link would
+    only tell a visitor of the metrics port where to look."""
     rows: list[tuple[str, str]] = []
     if exposition is None:
         rows.append(("Last collection", "none yet"))
@@ -35,7 +38,6 @@ def landing_page(exposition: Exposition | None, telemetry_path: str, admin: bool
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
     )
     path = html.escape(telemetry_path, quote=True)
-    admin_link = '<li><a href="/admin/">Admin actions</a></li>' if admin else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Podman Exporter</title>
 <style>body{{font-family:sans-serif;margin:2em}}th{{text-align:left;padding-right:1em}}</style>
@@ -46,6 +48,6 @@ def landing_page(exposition: Exposition | None, telemetry_path: str, admin: bool
 {table}
 </table>
 <ul><li><a href="{path}">Metrics</a></li><li><a href="/healthz">Health</a></li>
-<li><a href="/readyz">Readiness</a></li>{admin_link}</ul>
+<li><a href="/readyz">Readiness</a></li></ul>
 </body></html>
 """.encode()
