@@ -11,7 +11,6 @@ import argparse
 import importlib
 import os
 import platform
-import stat
 import sys
 from collections.abc import Callable, Sequence
 from types import MappingProxyType
@@ -27,10 +26,12 @@ from podman_exporter.config import (
     Config,
     ConfigError,
     check_podman_url,
+    is_ascii_number,
     parse_duration,
     parse_listen_address,
 )
 from podman_exporter.runner import run
+from podman_exporter.web.admin_guard import read_token
 
 ENV_PREFIX = "PODMAN_EXPORTER_"
 PROG = "podman-exporter"
@@ -76,6 +77,8 @@ def _typed(parse: Callable[[str], Any], what: str) -> Callable[[str], Any]:
 
 
 def _positive_int(text: str) -> int:
+    if not is_ascii_number(text):  # int() also takes full-width digits, ' 12', '1_2' and '+12'
+        raise ValueError(f"invalid count {text!r} (use ASCII digits 0-9)")
     value = int(text)
     if value < 1:
         raise ValueError(f"must be at least 1, got {text!r}")
@@ -149,9 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--collector.container.labels", default="", metavar="KEYS",
                          help="comma-separated container label keys exported as label_<key> "
                          "on podman_container_info")
+    collect.add_argument("--collector.host.info", action=argparse.BooleanOptionalAction,
+                         default=True,
+                         help="export podman_host_info, podman_store_info and "
+                         "podman_version_info (hostname, kernel, versions, storage paths); "
+                         "--no-collector.host.info leaves them out (default: enabled)")
     admin = p.add_argument_group("admin")
     admin.add_argument("--admin.token-file", metavar="FILE",
-                       help="bearer token enabling the admin endpoint (mode 0600)")
+                       help="bearer token enabling the admin endpoint (mode 0600, owned "
+                       "by the exporter's user or root, at least 16 characters and 64 bits; "
+                       "re-read on SIGHUP and when it changes)")
     admin.add_argument("--admin.users-file", metavar="FILE",
                        help="admin users enabling the admin endpoint: a web config file "
                        "holding only basic_auth_users (the scrape users are never admins)")
@@ -213,13 +223,11 @@ def _apply_environment(parser: argparse.ArgumentParser) -> None:
 
 
 def _check_token_file(path: str) -> None:
+    """Refuse at start a token file others can read, another user owns, or a weak token."""
     try:
-        info = os.stat(path)
-    except OSError as exc:
-        raise ConfigError(f"--admin.token-file: cannot read {path}: {exc.strerror}") from exc
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"--admin.token-file: {path} is accessible by group or others "
-                          f"(mode {stat.filemode(info.st_mode)}); chmod 600 it")
+        read_token(path)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def config_from_args(ns: argparse.Namespace) -> Config:
@@ -285,6 +293,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
         collectors=enabled,
         collector_intervals=MappingProxyType(intervals),
         container_labels=labels,
+        host_info=opt("collector.host.info"),
         admin_token_file=opt("admin.token-file"),
         admin_users_file=opt("admin.users-file"),
         admin_listen_addresses=admin_addresses,

@@ -22,6 +22,7 @@ DEFAULT_ADMIN_LISTEN_ADDRESS = ("127.0.0.1", 9883)
 DEFAULT_REST_URLS = ("unix:///run/podman/podman.sock",)
 """Searched after the varlink paths; ``$XDG_RUNTIME_DIR/podman/podman.sock`` follows."""
 
+_ASCII_NUMBER = re.compile(r"[0-9]+")
 APIS = ("auto", "varlink", "rest")
 LOG_LEVELS = ("debug", "info", "warn", "error")
 LOG_FORMATS = ("logfmt", "json")
@@ -29,6 +30,12 @@ LOG_FORMATS = ("logfmt", "json")
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message is one line naming the flag."""
+
+
+def is_ascii_number(text: str) -> bool:
+    """Return whether ``text`` is one or more ASCII digits 0-9 and nothing else (str.isdigit
+    and int() also accept other scripts' digits, such as full-width U+FF11 U+FF12)."""
+    return _ASCII_NUMBER.fullmatch(text) is not None
 
 
 def parse_duration(text: str) -> float:
@@ -71,7 +78,7 @@ def check_podman_url(url: str, api: str) -> None:
             raise ValueError(f"{url!r}: the REST API is served on a unix socket "
                              "(unix:///path/to/podman.sock); tcp: is for varlink")
         host, sep, port = url[4:].rpartition(":")
-        if sep and host.strip("[]") and "/" not in host and port.isdigit() \
+        if sep and host.strip("[]") and "/" not in host and is_ascii_number(port) \
                 and 0 < int(port) <= 65535:
             return
         raise ValueError(f"invalid varlink address {url!r} (use tcp:host:port)")
@@ -83,7 +90,7 @@ def parse_listen_address(text: str) -> tuple[str, int]:
     """Return (host, port) for ``:9882``, ``127.0.0.1:9882`` or ``[::1]:9882``; host "" is
     every address."""
     host, sep, port = text.strip().rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if not sep or not is_ascii_number(port) or not 0 <= int(port) <= 65535:
         raise ValueError(f"invalid listen address {text!r} (use host:port, :port or [v6]:port)")
     if host.startswith("[") != host.endswith("]"):
         raise ValueError(f"invalid listen address {text!r}")
@@ -112,6 +119,9 @@ class Config:
         default_factory=lambda: MappingProxyType({}))
     """Own interval of each collector slower than ``collect_interval``, by name."""
     container_labels: tuple[str, ...] = ()
+    host_info: bool = True
+    """Export podman_host_info, podman_store_info and podman_version_info (hostname,
+    kernel, versions, storage paths: unauthenticated /metrics discloses them)."""
     admin_token_file: str | None = None
     admin_users_file: str | None = None
     """Admin users (web config format, basic_auth_users only); never the scrape users."""

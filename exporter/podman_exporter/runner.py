@@ -6,6 +6,8 @@ import contextlib
 import dataclasses
 import logging
 import os
+import signal
+import ssl
 import tempfile
 from collections.abc import Iterator, Mapping
 
@@ -21,7 +23,6 @@ from podman_exporter.logsetup import setup_logging
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.podman.select import BackendSelector
 from podman_exporter.web.admin import AdminApp
-from podman_exporter.web.admin_guard import load_admin_users
 from podman_exporter.web.app import MetricsApp, Router
 from podman_exporter.web.asgi import ASGIApp
 from podman_exporter.web.auth import (
@@ -29,9 +30,10 @@ from podman_exporter.web.auth import (
     CredentialChecker,
     ResponseHeadersMiddleware,
 )
+from podman_exporter.web.reload import Credentials, LiveApp, Reloader, load_credentials
 from podman_exporter.web.server import bind, serve
 from podman_exporter.web.tls import build_ssl_context
-from podman_exporter.web.webconfig import WebConfig, WebConfigError, load_web_config
+from podman_exporter.web.webconfig import WebConfig
 
 log = logging.getLogger("podman_exporter")
 
@@ -64,36 +66,25 @@ def demo_podman(config: Config) -> Iterator[str]:
         yield f"unix:{path}"
 
 
-def read_token(path: str) -> bytes:
-    """Return the admin bearer token in ``path``; raise ValueError if it is unusable."""
-    try:
-        with open(path, "rb") as handle:
-            token = handle.read().strip()
-    except OSError as exc:
-        raise ValueError(f"--admin.token-file: cannot read {path}: {exc.strerror}") from exc
-    if len(token) < 16 or any(b <= 32 or b >= 127 for b in token):
-        raise ValueError(f"--admin.token-file: {path} must hold one token of at least 16 "
-                         "printable characters")
-    return token
+def build_admin(config: Config, *, loop: CollectionLoop, backend: BackendSelector,
+                token: bytes | None, admin_users: Mapping[str, str] | None) -> AdminApp | None:
+    """Return the admin app when admin credentials exist (the token and/or the admin
+    users, never the web config's users), else None."""
+    if token is None and not admin_users:
+        return None
+    return AdminApp(backend=backend, on_action=loop.count_admin_action,
+                    after_success=loop.trigger, token=token,
+                    users=CredentialChecker(admin_users) if admin_users else None,
+                    rate_limit=config.admin_rate_limit,
+                    failure_limit=config.admin_failure_limit)
 
 
-def build_app(config: Config, web_config: WebConfig | None, *, cache: ExpositionCache,
-              loop: CollectionLoop, backend: BackendSelector, token: bytes | None,
-              admin_users: Mapping[str, str] | None = None) -> ASGIApp:
-    """Return the root ASGI app: metrics (behind basic auth if configured), admin (only
-    with its own credentials: the token and/or the admin users, never the web config's
-    users), response headers from the web config."""
-    users = web_config.basic_auth_users if web_config is not None else {}
-    admin = None
-    if token is not None or admin_users:
-        admin = AdminApp(backend=backend, on_action=loop.count_admin_action,
-                         after_success=loop.trigger, token=token,
-                         users=CredentialChecker(admin_users) if admin_users else None,
-                         rate_limit=config.admin_rate_limit,
-                         failure_limit=config.admin_failure_limit)
-    metrics: ASGIApp = MetricsApp(cache, config.telemetry_path, config.max_requests)
-    if users:
-        metrics = BasicAuthMiddleware(metrics, users)
+def assemble_app(config: Config, web_config: WebConfig | None, metrics: ASGIApp,
+                 admin: AdminApp | None, scrape_users: CredentialChecker | None) -> ASGIApp:
+    """Return the root ASGI app: metrics (behind basic auth if there are scrape users),
+    admin on its own listeners, response headers from the web config."""
+    if scrape_users is not None:
+        metrics = BasicAuthMiddleware(metrics, scrape_users)
     app: ASGIApp = Router(metrics, admin,
                           frozenset(port for _, port in config.admin_listen_addresses))
     if web_config is not None and web_config.http_server_config.headers:
@@ -101,21 +92,45 @@ def build_app(config: Config, web_config: WebConfig | None, *, cache: Exposition
     return app
 
 
+def build_app(config: Config, web_config: WebConfig | None, *, cache: ExpositionCache,
+              loop: CollectionLoop, backend: BackendSelector, token: bytes | None,
+              admin_users: Mapping[str, str] | None = None) -> ASGIApp:
+    """Return the root ASGI app (see :func:`assemble_app`) with a new admin app."""
+    users = web_config.basic_auth_users if web_config is not None else {}
+    admin = build_admin(config, loop=loop, backend=backend, token=token,
+                        admin_users=admin_users)
+    metrics = MetricsApp(cache, config.telemetry_path, config.max_requests)
+    return assemble_app(config, web_config, metrics, admin,
+                        CredentialChecker(users) if users else None)
+
+
+def build_live_app(config: Config, current: Credentials, *, cache: ExpositionCache,
+                   loop: CollectionLoop, backend: BackendSelector,
+                   ssl_context: ssl.SSLContext | None = None) -> tuple[LiveApp, Reloader]:
+    """Return the root app as served (replaced by reloads) and its Reloader (not started)."""
+    metrics = MetricsApp(cache, config.telemetry_path, config.max_requests)
+    admin = build_admin(config, loop=loop, backend=backend, token=current.token,
+                        admin_users=current.admin_users)
+    users = current.web_config.basic_auth_users if current.web_config is not None else {}
+    scrape = CredentialChecker(users) if users else None
+
+    def assemble(web: WebConfig | None, checker: CredentialChecker | None) -> ASGIApp:
+        return assemble_app(config, web, metrics, admin, checker)
+
+    live = LiveApp(assemble(current.web_config, scrape))
+    return live, Reloader(config, current, live, assemble, admin=admin, scrape_users=scrape,
+                          ssl_context=ssl_context)
+
+
 def run(config: Config) -> int:
     """Run the exporter until SIGINT/SIGTERM; return the exit code."""
     setup_logging(config.log_level, config.log_format)
     try:
-        web_config = load_web_config(config.web_config_file) if config.web_config_file else None
+        current = load_credentials(config)
+        web_config = current.web_config
         ssl_context = build_ssl_context(web_config.tls_server_config) \
             if web_config is not None and web_config.tls_server_config else None
-    except WebConfigError as exc:
-        log.error("%s", exc)
-        return 2
-    try:
-        token = read_token(config.admin_token_file) if config.admin_token_file else None
-        admin_users = load_admin_users(config.admin_users_file) \
-            if config.admin_users_file else None
-    except ValueError as exc:
+    except ValueError as exc:  # WebConfigError too
         log.error("%s", exc)
         return 2
     try:
@@ -129,8 +144,9 @@ def run(config: Config) -> int:
             config = dataclasses.replace(config, podman_api="varlink")
         backend = BackendSelector(config, url)
         stack.callback(backend.close)
-        cache = ExpositionCache(MetricOptions(container_labels=config.container_labels),
-                                exporter_collectors(config))
+        cache = ExpositionCache(MetricOptions(container_labels=config.container_labels,
+                                             host_info=config.host_info),
+                                exporter_collectors(config), max_age=config.collect_max_age)
         loop = CollectionLoop(
             backend=backend,
             collectors=[s for s in COLLECTORS if s.name in config.collectors],
@@ -139,14 +155,19 @@ def run(config: Config) -> int:
             publish=cache.publish,
             intervals=config.collector_intervals,
         )
-        app = build_app(config, web_config, cache=cache, loop=loop, backend=backend, token=token,
-                        admin_users=admin_users)
+        live, reloader = build_live_app(config, current, cache=cache, loop=loop,
+                                        backend=backend, ssl_context=ssl_context)
+        reloader.start()
+        stack.callback(reloader.stop)
+        # SIGHUP reloads (it used to kill the process); the handler only sets an event.
+        previous = signal.signal(signal.SIGHUP, lambda _sig, _frame: reloader.request())
+        stack.callback(signal.signal, signal.SIGHUP, previous)
         loop.start()
         stack.callback(loop.stop)
         log.info("podman-exporter %s listening on %s", __version__,
                  ", ".join(f"{h or '*'}:{p}" for h, p in config.listen_addresses))
-        if token is not None or admin_users:
+        if reloader.admin is not None:
             log.info("admin endpoint listening on %s",
                      ", ".join(f"{h or '*'}:{p}" for h, p in config.admin_listen_addresses))
-        serve(app, sockets, ssl_context)
+        serve(live, sockets, ssl_context, on_start=reloader.attach)
     return 0

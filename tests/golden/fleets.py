@@ -242,6 +242,8 @@ def rest_fleet() -> Snapshot:
         admin_actions=MappingProxyType(
             {("delete_stopped_containers", "ok"): 2, ("stop_container", "not_found"): 1}
         ),
+        publish_failures=1,
+        last_publish=T0 - 15,
     )
 
 

@@ -14,6 +14,7 @@ import pytest
 from podman_exporter.cli import build_parser, config_from_args, env_name
 from podman_exporter.collect.collectors import COLLECTORS
 from podman_exporter.config import ConfigError, parse_duration, parse_listen_address
+from podman_exporter.web.admin_guard import read_token, token_weakness
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 START, END = "<!-- flags:start -->", "<!-- flags:end -->"
@@ -72,6 +73,15 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     ([], {"PODMAN_EXPORTER_DEMO": "maybe"}, "invalid boolean"),
     (["--admin.token-file", "/nonexistent/token"], {}, "--admin.token-file"),
     (["--admin.listen-address", "127.0.0.1:9882"], {}, "other ports than --web.listen-address"),
+    # F15: int() and str.isdigit() take other scripts' digits; flags take ASCII only
+    (["--podman.connections", "\uff11\uff12"], {}, "ASCII digits"),
+    (["--web.max-requests", "\u0664\u0660"], {}, "ASCII digits"),  # Arabic-Indic 40
+    (["--admin.rate-limit", "+5"], {}, "ASCII digits"),
+    (["--demo.containers", "1_000"], {}, "ASCII digits"),
+    ([], {"PODMAN_EXPORTER_PODMAN_CONNECTIONS": "\uff18"}, "ASCII digits"),
+    (["--web.listen-address", ":\uff19\uff18\uff18\uff12"], {}, "invalid listen address"),
+    (["--collect.interval", "\uff11\uff15s"], {}, "invalid duration"),
+    (["--podman.url", "tcp:localhost:\uff11\uff12"], {}, "invalid varlink address"),
 ])
 def test_bad_values_are_one_line_and_exit_2(args: list[str], env: dict[str, str],
                                             message: str) -> None:
@@ -84,12 +94,74 @@ def test_bad_values_are_one_line_and_exit_2(args: list[str], env: dict[str, str]
 
 def test_world_readable_token_file_is_refused(tmp_path: Path) -> None:
     token = tmp_path / "token"
-    token.write_text("s3cret\n")
+    token.write_text("Zq3v9Lr2Xw8Nt5Kp\n")
     token.chmod(0o644)
     with pytest.raises(ConfigError, match="accessible by group or others"):
         config_from_args(parse("--admin.token-file", str(token)))
     token.chmod(0o600)
     assert config_from_args(parse("--admin.token-file", str(token))).admin_token_file
+
+
+STRONG_TOKENS = ["0123456789abcdef-token", "12345678901234567890", "Zq3v9Lr2Xw8Nt5Kp",
+                 "reliability-admin-token-0123456789", "5f0e8a3c1b9d7e2f4a6c8b0d1e3f5a7c",
+                 "q1Zx2Wc3Ev4Rb5Tn6Ym7Uo8Ip9Oa0Ps1Dl2Kf3Jg4Hh5=="]
+WEAK_TOKENS = [
+    ("short-T0ken!", "at least 16"),
+    ("correct horse battery staple", "no spaces"),
+    ("caf\u00e9caf\u00e9caf\u00e9caf\u00e9x", "ASCII"),
+    ("a" * 40, "1 different characters"),
+    ("ab" * 20, "2 different characters"),
+    ("1234567890123456789", "bits"),  # 19 digits: 63 bits
+    ("1234567890123456", "bits"),
+]
+
+
+@pytest.mark.parametrize("token", STRONG_TOKENS)
+def test_strong_tokens_are_accepted(token: str) -> None:
+    assert token_weakness(token.encode()) is None
+
+
+@pytest.mark.parametrize(("token", "why"), WEAK_TOKENS)
+def test_weak_tokens_are_refused_at_start_in_one_line(tmp_path: Path, token: str,
+                                                      why: str) -> None:
+    """F15: a short, repetitive or digits-only token is refused, one line, exit 2."""
+    assert why in (token_weakness(token.encode()) or "")
+    path = tmp_path / "token"
+    path.write_text(token + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    with pytest.raises(ConfigError, match=r"^--admin\.token-file: "):
+        config_from_args(parse("--admin.token-file", str(path)))
+    result = run_cli("--admin.token-file", str(path))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("podman-exporter: error: --admin.token-file: ")
+    assert token not in result.stderr  # never echoed
+
+
+def test_token_file_of_another_user_is_refused(tmp_path: Path) -> None:
+    """F15: the token file belongs to the exporter's user or to root."""
+    path = tmp_path / "token"
+    path.write_text(STRONG_TOKENS[0])
+    path.chmod(0o600)
+    me = os.geteuid()
+    assert read_token(str(path)) == STRONG_TOKENS[0].encode()
+    if me != 0:  # a file of ours, read as if the exporter ran as another user
+        with pytest.raises(ValueError, match=f"owned by uid {me}, neither"):
+            read_token(str(path), euid=me + 1)
+        return
+    assert read_token(str(path), euid=12345) == STRONG_TOKENS[0].encode()  # root's file
+    os.chown(path, 65534, 65534)
+    with pytest.raises(ValueError, match="owned by uid 65534, neither the exporter's user"):
+        read_token(str(path))
+    result = run_cli("--admin.token-file", str(path))
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "owned by uid 65534" in lines[0]
+
+
+def test_host_info_flag() -> None:
+    assert config_from_args(parse()).host_info is True
+    assert config_from_args(parse("--no-collector.host.info")).host_info is False
 
 
 def test_version() -> None:

@@ -82,6 +82,20 @@ def test_host_none_values_are_absent() -> None:
     assert len(series(families, "podman_version_info")) == 1
 
 
+def test_host_details_can_be_left_out() -> None:
+    """F15: --no-collector.host.info drops hostname, kernel, versions and storage paths,
+    and keeps the host's numbers."""
+    host = HostInfo(hostname="secret-host", kernel="6.1.0", cpus=2, graph_root="/var/lib/x")
+    shown = build_families(Snapshot(1.0, True, host=host), OPTIONS)
+    hidden = build_families(Snapshot(1.0, True, host=host), MetricOptions(host_info=False))
+    info = {"podman_host_info", "podman_store_info", "podman_version_info"}
+    assert info <= names(shown)
+    assert names(hidden) == names(shown) - info
+    assert series(hidden, "podman_host_cpus") == [({}, 2)]
+    text = "".join(str(s) for f in hidden for s in f.samples)
+    assert "secret-host" not in text and "6.1.0" not in text and "/var/lib/x" not in text
+
+
 def test_pods_and_volumes() -> None:
     pods = (
         Pod("p" * 64, "shop", "i" * 64, PodState.DEGRADED, 2),

@@ -400,7 +400,17 @@ def test_uptime_holds_the_hosts_uptime() -> None:
     assert info.uptime_ranges
     assert any(low <= w["uptime_after"] and w["uptime_before"] < high
                for low, high in info.uptime_ranges)
-    # read as the text of the Podman that sent it (4.3.1 rounds the minutes), not as the
-    # text of an unknown version, which keeps the candidates of both readings
     assert info.uptime_ranges == uptime_ranges(raw["host"]["uptime"], truth()["podman_version"])
-    assert info.uptime_ranges != uptime_ranges(raw["host"]["uptime"], "")
+
+
+def test_uptime_text_is_read_as_the_version_in_the_same_reply_writes_it() -> None:
+    """4.2 to 5.3 round the minutes: 1 h 11 m 45 s is printed ``1h 12m 45.00s``. From 5.4
+    the same text means 1 h 12 m 45 s; with no version both are candidates."""
+    raw = body("info")
+    raw["host"]["uptime"] = "1h 12m 45.00s (Approximately 0.04 days)"
+    assert raw["version"]["Version"] == "4.3.1"
+    assert parse.host_info(Record(raw)).uptime_ranges == ((4305.0, 4306.0),)
+    raw["version"]["Version"] = "5.4.0"
+    assert parse.host_info(Record(raw)).uptime_ranges == ((4365.0, 4366.0),)
+    del raw["version"]["Version"]
+    assert parse.host_info(Record(raw)).uptime_ranges == ((4305.0, 4306.0), (4365.0, 4366.0))

@@ -188,7 +188,8 @@ def test_stats_match_the_cgroup_and_the_network_namespace() -> None:
         # the service swapped them as Podman before 4.4 did; the parser exchanges them back
         assert net(s.net_input_bytes, "rx_bytes") and net(s.net_output_bytes, "tx_bytes")
         assert 0 < (s.cpu_system_seconds or 0) <= s.cpu_seconds
-    assert measured == 9
+    assert measured == sum(c["state"] in ("running", "paused") for c in truth()["containers"])
+    assert measured > 0
 
 
 def test_stats_of_the_download() -> None:
@@ -262,8 +263,9 @@ def test_host_info_matches_the_host_and_the_rest_info() -> None:
     assert 0 < info.mem_free_bytes < info.mem_total_bytes
     assert info.swap_free_bytes == r.swap_free_bytes == 0
     assert info.swap_total_bytes is None  # 0: never filled by the service
+    images = {i["id"] for i in truth()["images"]}  # listed there once per tag
     assert (info.store_containers, info.store_images) == (len(truth()["containers"]),
-                                                          len(truth()["images"]) - 1)
+                                                          len(images))
     assert (info.graph_driver_name, info.graph_root, info.run_root) == (
         r.graph_driver_name, r.graph_root, r.run_root)
     assert info.graph_root and info.run_root and info.graph_root != info.run_root
@@ -274,12 +276,13 @@ def test_host_info_matches_the_host_and_the_rest_info() -> None:
 
 def test_uptime_is_the_hosts() -> None:
     """The service's uptime is an exact Go duration; /proc/uptime read around the
-    request brackets it."""
+    request brackets it (to within a second: the bridge that answered made it exact
+    from Podman's rounded text with one reading)."""
     info = varlink_parse.host_info(Record(info_record()), None)
     w = truth()["windows"]["varlink_info"]
     [(low, high)] = info.uptime_ranges
     assert low == high
-    assert w["uptime_before"] - 0.01 <= low <= w["uptime_after"] + 0.01
+    assert w["uptime_before"] - 1 <= low <= w["uptime_after"] + 1
 
 
 def test_version_from_the_info_record_without_get_version() -> None:

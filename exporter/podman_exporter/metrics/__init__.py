@@ -17,13 +17,19 @@ from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.metrics.pods import pod_families, volume_families
 from podman_exporter.snapshot.snapshot import Snapshot
 
-__all__ = ["MetricOptions", "build_families"]
+__all__ = ["MetricOptions", "build_families", "exporter_families", "podman_families"]
 
 
 def build_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
     """Return the metric families for ``snapshot``: exporter families first, then
     containers, images, pods, volumes and host."""
-    families = exporter_families(snapshot, options)
+    return exporter_families(snapshot, options) + podman_families(snapshot, options)
+
+
+def podman_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
+    """Return the families of what Podman reported (containers, images, pods, volumes,
+    host), without the exporter's own."""
+    families: list[Metric] = []
     if snapshot.containers is not None:
         families += container_families(snapshot.containers, snapshot.stats, options,
                                        snapshot.sizes)
@@ -34,5 +40,5 @@ def build_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
     if snapshot.volumes is not None:
         families += volume_families(snapshot.volumes)
     if snapshot.host is not None:
-        families += host_families(snapshot.host)
+        families += host_families(snapshot.host, info=options.host_info)
     return families

@@ -12,6 +12,10 @@ Sample of the exposition (classic text, HELP lines shortened)::
     podman_exporter_last_collection_timestamp_seconds 1.7e+09
     # TYPE podman_exporter_collection_errors_total counter
     podman_exporter_collection_errors_total{collector="containers"} 0.0
+    # TYPE podman_exporter_publish_failures_total counter
+    podman_exporter_publish_failures_total 0.0
+    # TYPE podman_exporter_last_publish_success_timestamp_seconds gauge
+    podman_exporter_last_publish_success_timestamp_seconds 1.7e+09
     # TYPE podman_exporter_build_info gauge
     podman_exporter_build_info{version="0.1.0",python_version="3.11.2"} 1.0
     # TYPE podman_exporter_admin_actions_total counter
@@ -82,6 +86,23 @@ def exporter_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric
         "seconds",
     )
     last_success.add((), snapshot.last_success)
+    publish_failures = Family(
+        "counter",
+        "podman_exporter_publish_failures_total",
+        "Collections whose Podman series could not be rendered, since the exporter started; "
+        "the last rendered series are served meanwhile, until older than --collect.max-age.",
+        (),
+    )
+    publish_failures.add((), snapshot.publish_failures)
+    last_publish = Family(
+        "gauge",
+        "podman_exporter_last_publish_success_timestamp_seconds",
+        "End of the last collection whose Podman series were rendered without error, Unix "
+        "seconds; they are served until older than --collect.max-age.",
+        (),
+        "seconds",
+    )
+    last_publish.add((), snapshot.last_publish)
     build = Family(
         "info",
         "podman_exporter_build_info",
@@ -97,4 +118,5 @@ def exporter_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric
     )
     for (action, result), count in sorted(snapshot.admin_actions.items()):
         admin.add((action, result), count)
-    return finish([up, success, duration, last_collection, last_success, errors, bad, build, admin])
+    return finish([up, success, duration, last_collection, last_success, errors, bad,
+                   publish_failures, last_publish, build, admin])

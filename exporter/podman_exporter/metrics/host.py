@@ -32,16 +32,21 @@ def _scalar(name: str, doc: str, value: float | None, unit: str = "") -> Family:
     return family
 
 
+class _Info(Family):
+    """An info family of the host: left out with ``--no-collector.host.info``."""
+
+
 def _info(name: str, doc: str, labels: dict[str, str]) -> Family:
-    family = Family("info", name, doc, tuple(labels))
+    family = _Info("info", name, doc, tuple(labels))
     family.add(tuple(labels.values()))
     return family
 
 
-def host_families(host: HostInfo) -> list[Metric]:
-    """Return the host, store and version families; None values are left out."""
+def host_families(host: HostInfo, info: bool = True) -> list[Metric]:
+    """Return the host, store and version families; None values are left out, and so are
+    the three ``*_info`` families (hostname, kernel, versions, paths) unless ``info``."""
     v = host.version
-    return finish(
+    families = (
         [
             _scalar(
                 "podman_host_memory_total_bytes",
@@ -110,3 +115,4 @@ def host_families(host: HostInfo) -> list[Metric]:
             ),
         ]
     )
+    return finish([f for f in families if info or not isinstance(f, _Info)])

@@ -15,6 +15,8 @@ class MetricOptions:
     container_labels: tuple[str, ...] = ()
     """Podman container label keys exported as ``label_<sanitised key>`` on
     ``podman_container_info`` (see ``labels.container_label_names``)."""
+    host_info: bool = True
+    """Export the host, store and version info families (``--collector.host.info``)."""
     version: str = __version__
     """``version`` label of ``podman_exporter_build_info``."""
     python_version: str = field(default_factory=platform.python_version)

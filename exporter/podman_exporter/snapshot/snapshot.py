@@ -58,3 +58,9 @@ class Snapshot:
         default_factory=lambda: MappingProxyType({})
     )
     """Admin actions performed since start, by (action, result)."""
+    publish_failures: int = 0
+    """Collections whose Podman series could not be rendered, since start (set by the
+    exposition cache)."""
+    last_publish: float | None = None
+    """``taken_at`` of the last collection whose Podman series were rendered without
+    error; None before one was (set by the exposition cache)."""

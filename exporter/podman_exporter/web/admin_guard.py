@@ -9,10 +9,17 @@ limits, and the refusal of cross-site requests.
 - :func:`cross_site_refusal` refuses what a browser could send from another site with
   cached Basic credentials: a foreign ``Origin``, ``Sec-Fetch-Site: cross-site`` or
   ``same-site``, and a body of a "simple request" content type.
+- :func:`read_token` reads the bearer token file and refuses a file others can read or
+  that another user owns, and a token too short or too guessable (see
+  :func:`token_weakness`).
 """
 
 from __future__ import annotations
 
+import math
+import os
+import stat
+import string
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
@@ -146,3 +153,63 @@ def load_admin_users(path: str) -> Mapping[str, str]:
     if not config.basic_auth_users:
         raise WebConfigError(path, "basic_auth_users", "no admin user defined")
     return config.basic_auth_users
+
+
+MIN_TOKEN_LENGTH = 16
+MIN_TOKEN_BITS = 64
+"""Apparent entropy a token needs: its length x log2 of the character classes it uses."""
+MIN_TOKEN_DISTINCT = 8
+"""Different characters a token needs (``aaaa...`` and ``abab...`` are not tokens)."""
+_CLASSES = (string.digits, string.ascii_lowercase, string.ascii_uppercase, string.punctuation)
+
+
+def token_weakness(token: bytes) -> str | None:
+    """Return why ``token`` is not a usable admin token, or None.
+
+    The rule: at least 16 printable ASCII characters without spaces; at least 8
+    different characters; and at least 64 bits of *apparent* entropy, i.e. length x
+    log2(size of the classes of characters it uses: 10 digits, 26 lower case, 26 upper
+    case, 32 punctuation). So digits alone need 20 characters, lower-case hex 13 (16
+    anyway), base64 11 (16 anyway). It catches mistakes, it cannot prove randomness:
+    generate the token (``head -c 32 /dev/urandom | base64``).
+    """
+    if len(token) < MIN_TOKEN_LENGTH or any(b <= 32 or b >= 127 for b in token):
+        return (f"must hold one token of at least {MIN_TOKEN_LENGTH} printable ASCII "
+                "characters (no spaces)")
+    distinct = len(set(token))
+    if distinct < MIN_TOKEN_DISTINCT:
+        return (f"token too weak: {distinct} different characters (at least "
+                f"{MIN_TOKEN_DISTINCT}); use e.g. head -c 32 /dev/urandom | base64")
+    text = token.decode("ascii")
+    pool = sum(len(chars) for chars in _CLASSES if any(c in chars for c in text))
+    bits = len(token) * math.log2(pool)
+    if bits < MIN_TOKEN_BITS:
+        return (f"token too weak: about {bits:.0f} bits of apparent entropy (at least "
+                f"{MIN_TOKEN_BITS}: e.g. 20 digits, or 16 letters and digits); use e.g. "
+                "head -c 32 /dev/urandom | base64")
+    return None
+
+
+def read_token(path: str, euid: int | None = None) -> bytes:
+    """Return the admin bearer token in ``path``; raise ValueError (one line naming
+    ``--admin.token-file``) when the file is not mode 0600-like, is owned by neither
+    the exporter's user (``euid``, default the process's) nor root, or holds a weak
+    token (:func:`token_weakness`)."""
+    where = f"--admin.token-file: {path}"
+    try:
+        with open(path, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise ValueError(f"{where} is accessible by group or others "
+                                 f"(mode {stat.filemode(info.st_mode)}); chmod 600 it")
+            owner = os.geteuid() if euid is None else euid
+            if info.st_uid not in (owner, 0):
+                raise ValueError(f"{where} is owned by uid {info.st_uid}, neither the "
+                                 f"exporter's user (uid {owner}) nor root")
+            token = handle.read(4096).strip()
+    except OSError as exc:
+        raise ValueError(f"--admin.token-file: cannot read {path}: {exc.strerror}") from exc
+    weakness = token_weakness(token)
+    if weakness is not None:
+        raise ValueError(f"{where}: {weakness}")
+    return token

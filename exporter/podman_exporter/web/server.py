@@ -24,6 +24,7 @@ import resource
 import signal
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -309,18 +310,29 @@ def _stopped(signum: int, frame: object) -> None:
 
 
 def serve(app: ASGIApp, sockets: list[socket.socket], ssl_context: ssl.SSLContext | None,
-          limits: HttpLimits | None = None) -> None:
+          limits: HttpLimits | None = None,
+          on_start: Callable[[asyncio.AbstractEventLoop], None] | None = None) -> None:
     """Serve until SIGINT or SIGTERM, then return (so the caller can clean up).
 
+    ``on_start`` is called with the serving event loop, on it, before serving begins.
     uvicorn shuts down gracefully on those signals and then raises them again for the
     handler that was installed before it; ours turns that into a normal return.
     """
     if limits is None:
         limits = HttpLimits(max_connections=connection_cap(len(sockets), raise_nofile_limit()))
     config = uvicorn_config(app, limits, ssl_context)
+    server = uvicorn.Server(config)
+
+    async def main() -> None:
+        if on_start is not None:
+            on_start(asyncio.get_running_loop())
+        await server.serve(sockets=sockets)
+
     previous = {sig: signal.signal(sig, _stopped) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        uvicorn.Server(config).run(sockets=sockets)
+        # What uvicorn.Server.run does, with the hook above.
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(main())
     except _Stopped:
         pass
     finally:

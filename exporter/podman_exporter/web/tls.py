@@ -20,7 +20,9 @@ Where Python's ``ssl`` module differs from Go's ``crypto/tls``:
 - ``cipher_suites`` apply to TLS 1.2 and below (TLS 1.3 names are accepted and ignored,
   as in Go); ``curve_preferences`` is validated but not applied (Python 3.11's ``ssl``
   cannot set a group list), ``http_server_config.http2`` is accepted and ignored
-  (uvicorn serves HTTP/1.1). Certificates are read at start; restart to rotate them.
+  (uvicorn serves HTTP/1.1). The certificate and key are re-read on reload (SIGHUP or
+  a change of their files: ``web/reload.py``, which calls ``load_cert_chain`` on the
+  running context); the other settings and ``client_ca_file`` are read at start.
 """
 
 from __future__ import annotations
