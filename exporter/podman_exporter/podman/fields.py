@@ -87,27 +87,6 @@ class Record:
         self._bad(key, value, "an integer")
         return None
 
-    def number(self, key: str) -> float | None:
-        """Return a finite number field, or None."""
-        value = self._raw.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self._bad(key, value, "a number")
-            return None
-        if not _finite(value):
-            self._bad(key, value, "a finite number")
-            return None
-        return float(value)
-
-    def flag(self, key: str) -> bool | None:
-        """Return a boolean field, or None."""
-        value = self._raw.get(key)
-        if value is None or isinstance(value, bool):
-            return value
-        self._bad(key, value, "a boolean")
-        return None
-
     def texts(self, key: str) -> tuple[str, ...]:
         """Return a list-of-strings field; non-string entries are dropped and noted."""
         value = self._raw.get(key)

@@ -44,11 +44,6 @@ def rfc3339(text: str) -> float | None:
     return _to_unix(date, clock, fraction, "+0000" if offset == "Z" else offset)
 
 
-def any_time(text: str) -> float | None:
-    """Return unix seconds for Go time text or RFC 3339 text; None otherwise."""
-    return go_time(text) if " m=" in text or _GO_TIME.match(text.strip()) else rfc3339(text)
-
-
 def uptime(text: str) -> float | None:
     """Return seconds for Podman's uptime text, e.g. ``4h 13m 2.5s (Approximately 0.17 days)``
     or a Go duration such as ``1h2m3.5s``; None if no duration is found."""
