@@ -141,18 +141,20 @@ def test_json_logs_name_the_actor_and_never_the_token(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(token)
     token_file.chmod(0o600)
-    port = free_port()
+    port, admin_port = free_port(), free_port()
     log = tmp_path / "exporter.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "podman_exporter", "--demo", "--log.format", "json",
          "--web.listen-address", f"127.0.0.1:{port}", "--collect.interval", "1s",
-         "--admin.token-file", str(token_file)],
+         "--admin.token-file", str(token_file),
+         "--admin.listen-address", f"127.0.0.1:{admin_port}"],
         stdout=subprocess.DEVNULL, stderr=log.open("wb"))
     try:
         wait_for(lambda: up(port) == 1)
         for auth in (f"Bearer {token}", "Bearer wrong-token-wrong-token"):
             request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/admin/containers/prune?dry_run=true", method="POST",
+                f"http://127.0.0.1:{admin_port}/admin/containers/prune?dry_run=true",
+                method="POST",
                 headers={"Authorization": auth})
             try:
                 urllib.request.urlopen(request, timeout=10).close()

@@ -198,3 +198,11 @@ def test_the_value_shown_is_cut_to_40_characters(
     shown = line.split("got ", 1)[1][:-1]
     assert shown == (repr(value)[:37] + "..." if len(repr(value)) > 40 else repr(value))
     assert len(shown) <= 40 and shown.endswith("...") is cut
+
+
+@pytest.mark.parametrize(("value", "fits"), [
+    (2**64 - 1, True), (2**64, False), (-(2**63), True), (-(2**63) - 1, False)])
+def test_integers_must_fit_go_int64_or_uint64(value: int, fits: bool) -> None:
+    record = Record({"Id": "x", "n": value})
+    assert record.integer("n") == (value if fits else None)
+    assert bool(record.problems) is not fits

@@ -139,15 +139,12 @@ class Record:
         return child
 
 
-_INT_LIMIT = 2**64
-"""No Podman field is wider than Go's uint64; a larger integer (10**400 would overflow
-every float conversion) is a bad field."""
-
-
 def _finite(value: int | float) -> bool:
-    """Return whether a number is finite and, if an integer, within 64 bits."""
+    """Return whether a number is finite and, if an integer, fits Go's int64 or uint64:
+    no Podman field is wider, and a larger integer (10**400 would overflow every float
+    conversion) is a bad field."""
     if isinstance(value, int):
-        return -_INT_LIMIT <= value <= _INT_LIMIT
+        return -(2**63) <= value < 2**64
     return math.isfinite(value)
 
 
