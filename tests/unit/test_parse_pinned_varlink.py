@@ -107,7 +107,7 @@ def test_published_port() -> None:
 def test_names_as_a_list_and_a_container_without_a_name() -> None:
     raw = listed()[0]
     assert varlink_parse.container(Record({**raw, "names": [raw["names"]]})).name == raw["names"]
-    nameless: tuple[list[str] | None, ...] = (None, [])
+    nameless: tuple[str | list[str] | None, ...] = (None, [], "", [""])
     for names in nameless:
         assert varlink_parse.container(Record({**raw, "names": names})).name == raw["id"][:12]
 

@@ -42,7 +42,7 @@ def container(record: Record) -> Container:
     )
     return Container(
         id=cid,
-        name=names[0] if names else cid[:12],
+        name=(names[0] if names else "") or cid[:12],
         image=record.text("image"),
         image_id=record.text("imageid"),
         state=ContainerState.parse_varlink(record.text("status")),
