@@ -165,7 +165,7 @@ def test_podman_down_gives_503_and_changes_nothing(podman: PodmanEnv, zoo: dict[
 
 def test_removing_one_tag_only_untags(podman: PodmanEnv, exporter: Exporter,
                                       tmp_path: Path) -> None:
-    """F8: DELETE of one tag of an image with two tags is `podman rmi TAG`: that tag goes,
+    """DELETE of one tag of an image with two tags is `podman rmi TAG`: that tag goes,
     the other tag, the image and its containers stay, with or without force."""
     one, two = "localhost/multitag:one", "localhost/multitag:two"
     podman.podman("import", str(busybox_rootfs(tmp_path)), one)
@@ -194,7 +194,7 @@ def test_removing_one_tag_only_untags(podman: PodmanEnv, exporter: Exporter,
 
 def test_cross_site_and_metrics_port_change_nothing(podman: PodmanEnv, zoo: dict[str, str],
                                                     exporter: Exporter) -> None:
-    """F1/F13: with the right token, a cross-site form POST, a text/plain POST and any
+    """with the right token, a cross-site form POST, a text/plain POST and any
     /admin request on the metrics port are refused and Podman is untouched."""
     before = ids(podman)
     form = {"Content-Type": "application/x-www-form-urlencoded",

@@ -1,5 +1,5 @@
-"""HTTP attacks on a running exporter (issue 12): slowloris (F6), a header flood (F7)
-and a bcrypt flood (F5). Loopback only, bounded in time and in sockets; every
+"""HTTP attacks on a running exporter: slowloris, a header flood
+and a bcrypt flood. Loopback only, bounded in time and in sockets; every
 figure goes to the ``figures`` fixture (docs/reliability.md, section 6)."""
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def _closed(sock: socket.socket) -> bool:
 
 def test_slowloris_does_not_starve_metrics_or_the_admin_listener(
         simulator: Simulator, tmp_path: Path, figures: dict[str, Any]) -> None:
-    """F6: 1,100 sockets that never finish their request head, on the metrics listener.
+    """1,100 sockets that never finish their request head, on the metrics listener.
     /metrics and the separate admin listener keep answering 200 while they are open,
     and every one of them is closed once the header timeout has passed."""
     admin_port = free_port()
@@ -130,7 +130,7 @@ def test_slowloris_does_not_starve_metrics_or_the_admin_listener(
 
 def test_header_flood_is_refused_early(simulator: Simulator, tmp_path: Path,
                                        figures: dict[str, Any]) -> None:
-    """F7: one connection streaming a header of up to 400 MiB: refused with 431 after
+    """one connection streaming a header of up to 400 MiB: refused with 431 after
     at most a few hundred KiB, RSS does not grow, /metrics keeps answering."""
     with exporter(simulator.address, "varlink", tmp_path / "exporter.log") as exp:
         exp.wait_for(up_is(1), "podman_up 1")
@@ -205,12 +205,11 @@ async def _flood(port: int, clients: int, seconds: float) -> dict[str, int]:
 
 def test_bcrypt_flood_does_not_lock_out_the_scraper(simulator: Simulator, tmp_path: Path,
                                                     figures: dict[str, Any]) -> None:
-    """F5: 300 concurrent wrong-password requests for 14 s. The scraper's credentials,
+    """300 concurrent wrong-password requests for 14 s. The scraper's credentials,
     verified once before the flood, keep being answered 200 within a second, also
-    after more failures than the cache holds (probes from 6 s to 13 s).
-
-    Needs the fix described in issue 12 (F5) in web/auth.py: until it lands, the flood
-    evicts the scraper's cached check and this test fails."""
+    after more failures than the cache holds (probes from 6 s to 13 s): successes are
+    cached apart from failures, and bcrypt checks past the pending limit are refused
+    rather than queued (web/auth.py)."""
     password = "scrape-secret"
     with exporter(simulator.address, "varlink", tmp_path / "exporter.log",
                   ["--web.config.file", _web_config(tmp_path, password.encode())]) as exp:

@@ -1,4 +1,4 @@
-"""Reload of a running exporter process (issue 12, F12): SIGHUP re-reads the admin token
+"""Reload of a running exporter process: SIGHUP re-reads the admin token
 and the web config instead of killing the process; a broken file keeps the running
 configuration; a changed file is noticed without a signal."""
 

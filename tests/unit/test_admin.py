@@ -197,7 +197,7 @@ ADMIN_HASH = bcrypt.hashpw(b"admin-pw", bcrypt.gensalt(rounds=4)).decode()
 
 @pytest.mark.parametrize("port", [ADMIN_PORT, METRICS_PORT])
 def test_scrape_users_never_enable_admin(sim: SimulatorHandle, port: int) -> None:
-    """F1: a web config with only basic_auth_users (node_exporter's) enables no /admin."""
+    """a web config with only basic_auth_users (node_exporter's) enables no /admin."""
     app, _ = make_app(sim, token=None, users={"prometheus": SCRAPE_HASH})
     scrape = basic("prometheus", "scrape-pw")
     before = state(sim)
@@ -211,7 +211,7 @@ def test_scrape_users_never_enable_admin(sim: SimulatorHandle, port: int) -> Non
 
 
 def test_scrape_user_cannot_act_when_admin_is_on(sim: SimulatorHandle) -> None:
-    """F1: with admin users configured, the scrape user is still not one of them."""
+    """with admin users configured, the scrape user is still not one of them."""
     app, _ = make_app(sim, token=TOKEN, users={"prometheus": SCRAPE_HASH},
                       admin_users={"ops": ADMIN_HASH})
     before = state(sim)
@@ -247,7 +247,7 @@ CROSS_SITE = [
 @pytest.mark.parametrize("creds", ["token", "user"])
 def test_cross_site_requests_are_refused(sim: SimulatorHandle, extra: dict[str, str],
                                          creds: str) -> None:
-    """F1: a cross-site form or text/plain POST with valid credentials changes nothing."""
+    """a cross-site form or text/plain POST with valid credentials changes nothing."""
     app, _ = make_app(sim, admin_users={"ops": ADMIN_HASH})
     auth = AUTH if creds == "token" else basic("ops", "admin-pw")
     before = state(sim)
@@ -277,7 +277,7 @@ def test_same_origin_and_json_are_accepted(sim: SimulatorHandle) -> None:
 
 
 def test_failures_do_not_lock_out_valid_credentials(sim: SimulatorHandle) -> None:
-    """F2: 10+ bad POSTs from the admin's own address do not lock the admin out."""
+    """10+ bad POSTs from the admin's own address do not lock the admin out."""
     app, _ = make_app(sim, rate_limit=1000, failure_limit=3)
     codes = [call(app, "POST", "/admin/containers/prune?dry_run=true").status_code
              for _ in range(12)]
@@ -289,7 +289,7 @@ def test_failures_do_not_lock_out_valid_credentials(sim: SimulatorHandle) -> Non
 
 
 def test_blocked_client_gets_no_new_password_tried(sim: SimulatorHandle) -> None:
-    """F2: past the failure limit, a basic password is only accepted if already verified
+    """past the failure limit, a basic password is only accepted if already verified
     (no guessing), and the one verified before keeps working (no lockout)."""
     app, _ = make_app(sim, token=None, admin_users={"ops": ADMIN_HASH}, failure_limit=2)
     good = basic("ops", "admin-pw")
@@ -314,7 +314,7 @@ def test_action_rate_limit_counts_only_authenticated_requests(sim: SimulatorHand
 
 
 def test_listing_guesses_are_limited(sim: SimulatorHandle) -> None:
-    """F9: GET /admin/ with wrong credentials goes through the failure limiter."""
+    """GET /admin/ with wrong credentials goes through the failure limiter."""
     app, _ = make_app(sim, failure_limit=3)
     codes = [call(app, "GET", "/admin/", {"authorization": f"Bearer guess{i}"}).status_code
              for i in range(5)]
@@ -325,7 +325,7 @@ def test_listing_guesses_are_limited(sim: SimulatorHandle) -> None:
 
 
 def test_forwarded_for_is_not_the_client(sim: SimulatorHandle) -> None:
-    """F3 (app side): the limiter key is the peer; X-Forwarded-For picks nothing."""
+    """The limiter key is the peer address; X-Forwarded-For picks nothing."""
     app, _ = make_app(sim, failure_limit=2)
     for i in range(4):
         resp = call(app, "POST", "/admin/containers/prune",
@@ -385,7 +385,7 @@ def test_no_action_without_credentials(sim: SimulatorHandle, method: str, path: 
 
 
 def test_admin_only_on_its_own_listener(sim: SimulatorHandle) -> None:
-    """F13: /admin answers only on the admin listener, and only /admin does there."""
+    """/admin answers only on the admin listener, and only /admin does there."""
     app, _ = make_app(sim)
     assert call(app, "GET", "/admin/", AUTH).status_code == 200
     assert call(app, "POST", "/admin/containers/prune?dry_run=true", AUTH).status_code == 200
@@ -399,7 +399,7 @@ def test_admin_only_on_its_own_listener(sim: SimulatorHandle) -> None:
 
 
 def test_no_admin_listener_means_no_admin(sim: SimulatorHandle) -> None:
-    """F13: without an admin listener, a token never opens /admin on the metrics port."""
+    """without an admin listener, a token never opens /admin on the metrics port."""
     from dataclasses import replace
 
     app, _ = make_app(sim)

@@ -27,7 +27,7 @@ def test_no_admin_no_admin_listener() -> None:
 
 
 def test_token_alone_serves_admin_on_loopback_only(token: str) -> None:
-    """F13: --admin.token-file alone never serves /admin on the metrics listener."""
+    """--admin.token-file alone never serves /admin on the metrics listener."""
     config = parse("--admin.token-file", token)
     assert config.admin_listen_addresses == (("127.0.0.1", 9883),)
     assert config.listen_addresses == (("", 9882),)

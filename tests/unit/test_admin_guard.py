@@ -37,7 +37,7 @@ def test_limiter_sliding_window() -> None:
 
 
 def test_limiter_memory_is_bounded_under_60000_spoofed_keys() -> None:
-    """F4: 60,000 distinct clients (each many events) keep at most MAX_CLIENTS windows of
+    """60,000 distinct clients (each many events) keep at most MAX_CLIENTS windows of
     at most per_minute events; the newest clients are the ones kept."""
     clock = Clock()
     limiter = RateLimiter(10, clock=clock)

@@ -73,7 +73,7 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     ([], {"PODMAN_EXPORTER_DEMO": "maybe"}, "invalid boolean"),
     (["--admin.token-file", "/nonexistent/token"], {}, "--admin.token-file"),
     (["--admin.listen-address", "127.0.0.1:9882"], {}, "other ports than --web.listen-address"),
-    # F15: int() and str.isdigit() take other scripts' digits; flags take ASCII only
+    # int() and str.isdigit() take other scripts' digits; flags take ASCII only
     (["--podman.connections", "\uff11\uff12"], {}, "ASCII digits"),
     (["--web.max-requests", "\u0664\u0660"], {}, "ASCII digits"),  # Arabic-Indic 40
     (["--admin.rate-limit", "+5"], {}, "ASCII digits"),
@@ -124,7 +124,7 @@ def test_strong_tokens_are_accepted(token: str) -> None:
 @pytest.mark.parametrize(("token", "why"), WEAK_TOKENS)
 def test_weak_tokens_are_refused_at_start_in_one_line(tmp_path: Path, token: str,
                                                       why: str) -> None:
-    """F15: a short, repetitive or digits-only token is refused, one line, exit 2."""
+    """a short, repetitive or digits-only token is refused, one line, exit 2."""
     assert why in (token_weakness(token.encode()) or "")
     path = tmp_path / "token"
     path.write_text(token + "\n", encoding="utf-8")
@@ -139,7 +139,7 @@ def test_weak_tokens_are_refused_at_start_in_one_line(tmp_path: Path, token: str
 
 
 def test_token_file_of_another_user_is_refused(tmp_path: Path) -> None:
-    """F15: the token file belongs to the exporter's user or to root."""
+    """the token file belongs to the exporter's user or to root."""
     path = tmp_path / "token"
     path.write_text(STRONG_TOKENS[0])
     path.chmod(0o600)

@@ -1,4 +1,4 @@
-"""The exposition cache when rendering fails (issue 12, D4): counted, exported, never
+"""The exposition cache when rendering fails: counted, exported, never
 frozen silently; and rendering in parts gives the same bytes as rendering at once."""
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""HTTP limits of the server (issue 12: F6 slowloris, F7 header size, F10 negotiation,
-F14 label length), against a real uvicorn server in a thread with small limits."""
+"""HTTP limits of the server, against a real uvicorn server in a thread with small limits."""
 
 from __future__ import annotations
 
@@ -98,7 +97,7 @@ def test_a_complete_request_is_answered() -> None:
 
 
 def test_silent_and_slow_heads_are_closed_after_the_header_timeout() -> None:
-    """F6: a client that connects and never finishes its head is answered 408 and
+    """a client that connects and never finishes its head is answered 408 and
     disconnected, whether it sent nothing or trickles bytes."""
     with serving() as (ports, stats):
         silent = socket.create_connection(("127.0.0.1", ports[0]))
@@ -130,7 +129,7 @@ def test_the_timeout_applies_again_after_a_keep_alive_request() -> None:
 
 
 def test_a_head_past_the_limit_is_refused_with_431() -> None:
-    """F7: one header streamed past max_head_bytes is refused before it is complete."""
+    """one header streamed past max_head_bytes is refused before it is complete."""
     with serving() as (ports, stats):
         with socket.create_connection(("127.0.0.1", ports[0]), timeout=2) as sock:
             sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ")
@@ -156,7 +155,7 @@ def test_a_large_head_in_one_piece_is_refused() -> None:
 
 
 def test_half_open_sockets_do_not_refuse_complete_requests() -> None:
-    """F6: past max_connections, the oldest connection still sending its head is closed
+    """past max_connections, the oldest connection still sending its head is closed
     to make room; a complete request is answered, on every listener."""
     with serving(HttpLimits(header_timeout=30, max_head_bytes=4096, max_connections=8),
                  listeners=2) as (ports, stats):
@@ -218,7 +217,7 @@ def test_connection_cap_leaves_descriptors_free() -> None:
     assert connection_cap(1, 10) == 16
 
 
-# F10: negotiation never raises; it falls back to text and identity.
+# negotiation never raises; it falls back to text and identity.
 
 @pytest.mark.parametrize(("value", "expected"), [
     ("gzip", True), ("deflate, gzip;q=0.5", True), ("gzip;q=0", False), ("identity", False),
@@ -269,7 +268,7 @@ def test_negotiate_still_picks_openmetrics() -> None:
         cache.current.text
 
 
-# F14: label values are capped at render time.
+# label values are capped at render time.
 
 def test_long_label_values_are_truncated_on_a_character_boundary() -> None:
     assert clean("x" * MAX_LABEL_VALUE_BYTES) == "x" * MAX_LABEL_VALUE_BYTES
@@ -297,8 +296,8 @@ def test_a_100kb_label_value_gives_a_short_line() -> None:
     (b"accept", b"application/openmetrics-text;version=\xff"),
 ])
 def test_malformed_headers_get_an_answer_not_a_500(name: bytes, value: bytes) -> None:
-    """F10 end to end through MetricsApp: needs web/app.py to use
-    exposition.negotiate.accepts_gzip (until then the Accept-Encoding cases fail)."""
+    """Malformed negotiation headers end to end through MetricsApp: an answer, never a
+    500."""
     from podman_exporter.web.app import MetricsApp
 
     cache = ExpositionCache(MetricOptions())

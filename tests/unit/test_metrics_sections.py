@@ -83,7 +83,7 @@ def test_host_none_values_are_absent() -> None:
 
 
 def test_host_details_can_be_left_out() -> None:
-    """F15: --no-collector.host.info drops hostname, kernel, versions and storage paths,
+    """--no-collector.host.info drops hostname, kernel, versions and storage paths,
     and keeps the host's numbers."""
     host = HostInfo(hostname="secret-host", kernel="6.1.0", cpus=2, graph_root="/var/lib/x")
     shown = build_families(Snapshot(1.0, True, host=host), OPTIONS)

@@ -1,4 +1,4 @@
-"""Reloading the admin token, the admin users and the web config (issue 12, F12).
+"""Reloading the admin token, the admin users and the web config.
 
 The app under test is wired by ``runner.build_live_app``, as the exporter serves it.
 """

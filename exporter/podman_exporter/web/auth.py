@@ -85,7 +85,8 @@ class CredentialChecker:
         self._users = [(name.encode(), hashed.encode()) for name, hashed in users.items()]
         self._names = {name.encode(): name for name in users}
         costs = sorted({_cost(hashed.encode()) for hashed in users.values()})
-        # One hash per cost in use, for passwords nobody can know (F11: mixed costs).
+        # One hash per cost in use, for passwords nobody can know: mixed costs must not
+        # tell users apart by timing.
         self._dummies = {cost: bcrypt.hashpw(secrets.token_bytes(18),
                                              bcrypt.gensalt(rounds=cost)) for cost in costs}
         self._dummy = self._dummies[costs[-1]]  # an unknown user's "own" hash
