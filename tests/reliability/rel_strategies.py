@@ -60,9 +60,12 @@ class Kind:
 
 
 TEXT_KIND = Kind(st.one_of(TEXT, st.none()), NOT_A_STRING)
-COUNT = Kind(st.one_of(st.integers(0, 2**70), st.none(), st.just(0.0), st.just(3.0)), NOT_A_COUNT)
-INTEGER = Kind(st.one_of(st.integers(-(2**70), 2**70), st.none()),
-               st.one_of(st.floats(), st.booleans(), TEXT))
+# Podman's numbers are Go int64 or uint64: wider integers are bad input.
+TOO_WIDE = st.one_of(st.integers(2**64, 2**70), st.integers(-(2**70), -(2**63) - 1))
+COUNT = Kind(st.one_of(st.integers(0, 2**64 - 1), st.none(), st.just(0.0), st.just(3.0)),
+             st.one_of(NOT_A_COUNT, TOO_WIDE))
+INTEGER = Kind(st.one_of(st.integers(-(2**63), 2**64 - 1), st.none()),
+               st.one_of(st.floats(), st.booleans(), TEXT, TOO_WIDE))
 LABELS = Kind(st.one_of(LABEL_MAP, st.none()), st.one_of(
     st.lists(TEXT, min_size=1, max_size=2), st.integers(),
     st.dictionaries(TEXT, st.one_of(st.integers(), st.none()), min_size=1, max_size=2)))
@@ -80,7 +83,7 @@ VARLINK_PORTS = Kind(
         max_size=3)),
     st.one_of(TEXT.filter(bool), st.lists(st.integers(), min_size=1, max_size=2)))
 SUB = Kind(st.one_of(st.none(), st.fixed_dictionaries({}, optional={
-    "rootFsSize": st.integers(0, 2**64), "rwSize": st.integers(0, 2**64)})),
+    "rootFsSize": st.integers(0, 2**64 - 1), "rwSize": st.integers(0, 2**64 - 1)})),
     st.one_of(TEXT, st.integers(), st.lists(st.integers(), min_size=1, max_size=2)))
 
 
