@@ -8,12 +8,9 @@ problem: the field, what was expected and the value received (cut to 40 characte
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
 from collections.abc import Callable
-from functools import cache, partial
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
@@ -21,18 +18,9 @@ import pytest
 from podman_exporter.podman import rest_parse
 from podman_exporter.podman.backend import PodmanError
 from podman_exporter.podman.fields import Record, parse_records
+from replies.recorded import body
 
-RECORDING = Path(__file__).resolve().parents[1] / "replies" / "podman-4.3"
 STATS = partial(rest_parse.stats, swapped=True)  # as for the recorded Podman 4.3.1
-
-
-@cache
-def _load(name: str) -> Any:
-    return json.loads((RECORDING / "rest" / f"{name}.json").read_text())["body"]
-
-
-def body(name: str) -> Any:
-    return copy.deepcopy(_load(name))
 
 
 def container(**fields: Any) -> dict[str, Any]:

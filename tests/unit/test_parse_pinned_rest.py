@@ -8,11 +8,8 @@ value is written here; only the zoo's fixed names are (tests/replies/README.md).
 
 from __future__ import annotations
 
-import copy
-import json
 from datetime import UTC, datetime
-from functools import cache, partial
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 import pytest
@@ -21,27 +18,7 @@ from podman_exporter.podman import rest_parse as parse
 from podman_exporter.podman.corrections import net_counters_swapped, uptime_ranges
 from podman_exporter.podman.fields import Record, parse_records
 from podman_exporter.snapshot.model import ContainerState, Health, PodState
-
-RECORDING = Path(__file__).resolve().parents[1] / "replies" / "podman-4.3"
-
-
-@cache
-def _load(name: str) -> Any:
-    return json.loads((RECORDING / name).read_text())
-
-
-def body(name: str) -> Any:
-    """Return a deep copy of the decoded body of rest/<name>.json."""
-    return copy.deepcopy(_load(f"rest/{name}.json")["body"])
-
-
-def truth() -> dict[str, Any]:
-    found: dict[str, Any] = _load("truth.json")
-    return found
-
-
-def truth_of(cid: str) -> dict[str, Any]:
-    return next(c for c in truth()["containers"] if c["id"] == cid)
+from replies.recorded import body, truth, truth_of
 
 
 def window(cid: str, figure: str) -> tuple[int, int]:

@@ -9,11 +9,7 @@ when the recording is redone is written here.
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,31 +17,8 @@ import pytest
 from podman_exporter.podman import rest_parse, varlink_parse
 from podman_exporter.podman.fields import Record, parse_records
 from podman_exporter.snapshot.model import ContainerState
-
-RECORDING = Path(__file__).resolve().parents[1] / "replies" / "podman-4.3"
-
-
-@cache
-def _load(name: str) -> Any:
-    return json.loads((RECORDING / name).read_text())
-
-
-def reply(method: str) -> Any:
-    """Return a deep copy of the reply of varlink/<method>.json."""
-    return copy.deepcopy(_load(f"varlink/{method}.json")["reply"])
-
-
-def truth() -> dict[str, Any]:
-    found: dict[str, Any] = _load("truth.json")
-    return found
-
-
-def truth_of(cid: str) -> dict[str, Any]:
-    return next(c for c in truth()["containers"] if c["id"] == cid)
-
-
-def rest(name: str) -> Any:
-    return copy.deepcopy(_load(f"rest/{name}.json")["body"])
+from replies.recorded import body as rest
+from replies.recorded import reply, truth, truth_of
 
 
 def listed() -> list[dict[str, Any]]:
