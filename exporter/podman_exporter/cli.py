@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import platform
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any
 
 from podman_exporter import __version__
 from podman_exporter.collect.collectors import COLLECTORS
@@ -26,89 +25,25 @@ from podman_exporter.config import (
     Config,
     ConfigError,
     check_podman_url,
-    is_ascii_number,
-    parse_duration,
-    parse_listen_address,
+)
+from podman_exporter.flags import (
+    ADDRESS,
+    COUNT,
+    DURATION,
+    ENV_PREFIX,
+    Parser,
+    apply_environment,
+    duration_text,
 )
 from podman_exporter.runner import run
 from podman_exporter.web.admin_guard import read_token
 
-ENV_PREFIX = "PODMAN_EXPORTER_"
 PROG = "podman-exporter"
-
-
-class _ReplacingAppend(argparse._AppendAction):
-    """``append`` whose first value on the command line replaces the default (which may
-    come from the environment) instead of adding to it: the command line wins."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
-        if getattr(namespace, self.dest, None) is self.default:
-            setattr(namespace, self.dest, None)
-        super().__call__(parser, namespace, values, option_string)
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line and exit code 2, and whose repeatable
-    flags given on the command line replace their environment value."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.register("action", "append", _ReplacingAppend)
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def env_name(flag: str) -> str:
-    """Return the environment variable for a flag, e.g. PODMAN_EXPORTER_WEB_LISTEN_ADDRESS."""
-    return ENV_PREFIX + flag.lstrip("-").upper().replace(".", "_").replace("-", "_")
-
-
-def _typed(parse: Callable[[str], Any], what: str) -> Callable[[str], Any]:
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc) or f"invalid {what} {text!r}") from exc
-
-    convert.__name__ = what
-    return convert
-
-
-def _positive_int(text: str) -> int:
-    if not is_ascii_number(text):  # int() also takes full-width digits, ' 12', '1_2' and '+12'
-        raise ValueError(f"invalid count {text!r} (use ASCII digits 0-9)")
-    value = int(text)
-    if value < 1:
-        raise ValueError(f"must be at least 1, got {text!r}")
-    return value
-
-
-def _positive_duration(text: str) -> float:
-    value = parse_duration(text)
-    if value <= 0:
-        raise ValueError(f"duration must be above zero, got {text!r}")
-    return value
-
-
-def _bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"invalid boolean {text!r} (use true or false)")
-
-
-DURATION = _typed(_positive_duration, "duration")
-COUNT = _typed(_positive_int, "count")
-ADDRESS = _typed(parse_listen_address, "listen address")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of the exporter's flags (defaults before the environment)."""
-    p = _Parser(prog=PROG, description="Prometheus exporter for Podman.",
+    p = Parser(prog=PROG, description="Prometheus exporter for Podman.",
                 epilog="Subcommands: simulate, varlink-bridge (see '<subcommand> --help'). "
                 f"Every flag can be set from the environment as {ENV_PREFIX}<FLAG>.")
     web = p.add_argument_group("web")
@@ -148,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
             collect.add_argument(f"--collector.{spec.name}.interval", type=DURATION,
                                  default=spec.interval, metavar="DURATION",
                                  help=f"time between runs of the {spec.name} collector "
-                                 f"(default: {_duration_text(spec.interval)})")
+                                 f"(default: {duration_text(spec.interval)})")
     collect.add_argument("--collector.container.labels", default="", metavar="KEYS",
                          help="comma-separated container label keys exported as label_<key> "
                          "on podman_container_info")
@@ -187,39 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="containers in the demo fleet (default: %(default)s)")
     misc.add_argument("--version", action="version",
                       version=f"{PROG} {__version__} (python {platform.python_version()})")
-    _apply_environment(p)
+    apply_environment(p)
     return p
-
-
-def _duration_text(seconds: float) -> str:
-    """Return ``300`` as ``5m``, ``90`` as ``90s``."""
-    return f"{seconds / 60:g}m" if seconds % 60 == 0 else f"{seconds:g}s"
-
-
-def _apply_environment(parser: argparse.ArgumentParser) -> None:
-    """Use PODMAN_EXPORTER_* variables as defaults; values are checked like flags."""
-    for action in parser._actions:
-        flags = [o for o in action.option_strings if o.startswith("--") and o != "--help"]
-        if not flags or action.dest in ("help", "version"):
-            continue
-        raw = os.environ.get(env_name(flags[0]))
-        if raw is None:
-            continue
-        try:
-            if action.nargs == 0 or isinstance(action, argparse.BooleanOptionalAction):
-                value: Any = _bool(raw)
-            else:
-                convert: Callable[[str], Any] = action.type if callable(action.type) else str
-                if isinstance(action, argparse._AppendAction):
-                    value = [convert(v) for v in raw.split(",") if v]
-                else:
-                    value = convert(raw)
-                if action.choices is not None and value not in action.choices:
-                    raise ValueError(f"invalid choice {raw!r} (choose from "
-                                     f"{', '.join(map(str, action.choices))})")
-        except (ValueError, argparse.ArgumentTypeError) as exc:
-            parser.error(f"{env_name(flags[0])}: {exc}")
-        action.default = value
 
 
 def _check_token_file(path: str) -> None:
@@ -308,7 +212,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
 
 
 def _subcommand(name: str, argv: Sequence[str]) -> int:
-    parser = _Parser(prog=f"{PROG} {name}")
+    parser = Parser(prog=f"{PROG} {name}")
     module = importlib.import_module(SUBCOMMANDS[name])
     module.add_arguments(parser)
     return int(module.run(parser.parse_args(argv)))

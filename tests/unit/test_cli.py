@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from podman_exporter.cli import build_parser, config_from_args, env_name
+from podman_exporter.cli import build_parser, config_from_args
 from podman_exporter.collect.collectors import COLLECTORS
 from podman_exporter.config import ConfigError, parse_duration, parse_listen_address
+from podman_exporter.flags import env_name
 from podman_exporter.web.admin_guard import read_token, token_weakness
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -20,13 +20,8 @@ from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.snapshot.model import Container, ContainerState
 from podman_exporter.snapshot.snapshot import CollectorStatus, Snapshot
 from podman_exporter.web.asgi import Receive, Scope, Send, respond
-from podman_exporter.web.server import (
-    HttpLimits,
-    ListenerStats,
-    bind,
-    connection_cap,
-    uvicorn_config,
-)
+from podman_exporter.web.http_limits import HttpLimits, ListenerStats
+from podman_exporter.web.server import bind, connection_cap, uvicorn_config
 
 LIMITS = HttpLimits(header_timeout=0.3, max_head_bytes=4096, max_connections=8)
 
