@@ -104,9 +104,10 @@ def test_paused_container_series(world: World, api: str) -> None:
     name = world.zoo.name("paused")
     assert world.status(name) == "paused"
     frozen, later = world.before[name], world.after[name]
-    fields = ("cpu_ns", "cpu_sys_ns", "mem_usage", "mem_limit", "pids", "blk_read",
-              "blk_write")
-    # Frozen: these cgroup figures stand still (the netns still receives broadcasts).
+    fields = ("cpu_ns", "cpu_sys_ns", "mem_limit", "pids", "blk_read", "blk_write")
+    # Frozen: these cgroup figures stand still. Not the network counters (the netns
+    # still receives broadcasts) nor memory usage (the kernel charges the buffers of
+    # those packets to the cgroup): those are checked within the before/after window.
     assert [getattr(later, f) for f in fields] == [getattr(frozen, f) for f in fields]
     assert frozen.cpu_ns >= 0.1 * NS and frozen.mem_stat["shmem"] >= 5 * 2**20
     problems: list[str] = []
