@@ -194,7 +194,7 @@ def test_removing_one_tag_only_untags(podman: PodmanEnv, exporter: Exporter,
 
 def test_cross_site_and_metrics_port_change_nothing(podman: PodmanEnv, zoo: dict[str, str],
                                                     exporter: Exporter) -> None:
-    """with the right token, a cross-site form POST, a text/plain POST and any
+    """With the right token, a cross-site form POST, a text/plain POST and any
     /admin request on the metrics port are refused and Podman is untouched."""
     before = ids(podman)
     form = {"Content-Type": "application/x-www-form-urlencoded",

@@ -58,7 +58,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[SimulatorHandle, Exporter, int]]:
 
 def test_cross_site_posts_with_a_valid_token_change_nothing(
         setup: tuple[SimulatorHandle, Exporter, int], figures: dict[str, Any]) -> None:
-    """what a page on another site can send is refused, credentials or not."""
+    """What a page on another site can send is refused, credentials or not."""
     sim, exp, port = setup
     before = state(sim)
     auth = {"Authorization": f"Bearer {TOKEN}"}
@@ -102,7 +102,7 @@ def test_guessing_does_not_lock_out_the_admin(
 
 def test_forwarded_for_does_not_pick_the_limiter_key(
         setup: tuple[SimulatorHandle, Exporter, int]) -> None:
-    """rotating X-Forwarded-For from 127.0.0.1 must not escape the failure limit."""
+    """Rotating X-Forwarded-For from 127.0.0.1 must not escape the failure limit."""
     _, _, port = setup
     codes = [request(port, "POST", "/admin/containers/prune",
                      {"Authorization": "Bearer guess", "X-Forwarded-For": f"203.0.113.{i}"})[0]

@@ -130,7 +130,7 @@ def test_slowloris_does_not_starve_metrics_or_the_admin_listener(
 
 def test_header_flood_is_refused_early(simulator: Simulator, tmp_path: Path,
                                        figures: dict[str, Any]) -> None:
-    """one connection streaming a header of up to 400 MiB: refused with 431 after
+    """One connection streaming a header of up to 400 MiB: refused with 431 after
     at most a few hundred KiB, RSS does not grow, /metrics keeps answering."""
     with exporter(simulator.address, "varlink", tmp_path / "exporter.log") as exp:
         exp.wait_for(up_is(1), "podman_up 1")

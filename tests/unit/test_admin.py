@@ -197,7 +197,7 @@ ADMIN_HASH = bcrypt.hashpw(b"admin-pw", bcrypt.gensalt(rounds=4)).decode()
 
 @pytest.mark.parametrize("port", [ADMIN_PORT, METRICS_PORT])
 def test_scrape_users_never_enable_admin(sim: SimulatorHandle, port: int) -> None:
-    """a web config with only basic_auth_users (node_exporter's) enables no /admin."""
+    """A web config with only basic_auth_users (node_exporter's) enables no /admin."""
     app, _ = make_app(sim, token=None, users={"prometheus": SCRAPE_HASH})
     scrape = basic("prometheus", "scrape-pw")
     before = state(sim)
@@ -211,7 +211,7 @@ def test_scrape_users_never_enable_admin(sim: SimulatorHandle, port: int) -> Non
 
 
 def test_scrape_user_cannot_act_when_admin_is_on(sim: SimulatorHandle) -> None:
-    """with admin users configured, the scrape user is still not one of them."""
+    """With admin users configured, the scrape user is still not one of them."""
     app, _ = make_app(sim, token=TOKEN, users={"prometheus": SCRAPE_HASH},
                       admin_users={"ops": ADMIN_HASH})
     before = state(sim)
@@ -247,7 +247,7 @@ CROSS_SITE = [
 @pytest.mark.parametrize("creds", ["token", "user"])
 def test_cross_site_requests_are_refused(sim: SimulatorHandle, extra: dict[str, str],
                                          creds: str) -> None:
-    """a cross-site form or text/plain POST with valid credentials changes nothing."""
+    """A cross-site form or text/plain POST with valid credentials changes nothing."""
     app, _ = make_app(sim, admin_users={"ops": ADMIN_HASH})
     auth = AUTH if creds == "token" else basic("ops", "admin-pw")
     before = state(sim)
@@ -289,7 +289,7 @@ def test_failures_do_not_lock_out_valid_credentials(sim: SimulatorHandle) -> Non
 
 
 def test_blocked_client_gets_no_new_password_tried(sim: SimulatorHandle) -> None:
-    """past the failure limit, a basic password is only accepted if already verified
+    """Past the failure limit, a basic password is only accepted if already verified
     (no guessing), and the one verified before keeps working (no lockout)."""
     app, _ = make_app(sim, token=None, admin_users={"ops": ADMIN_HASH}, failure_limit=2)
     good = basic("ops", "admin-pw")
@@ -399,7 +399,7 @@ def test_admin_only_on_its_own_listener(sim: SimulatorHandle) -> None:
 
 
 def test_no_admin_listener_means_no_admin(sim: SimulatorHandle) -> None:
-    """without an admin listener, a token never opens /admin on the metrics port."""
+    """Without an admin listener, a token never opens /admin on the metrics port."""
     from dataclasses import replace
 
     app, _ = make_app(sim)

@@ -125,7 +125,7 @@ def test_strong_tokens_are_accepted(token: str) -> None:
 @pytest.mark.parametrize(("token", "why"), WEAK_TOKENS)
 def test_weak_tokens_are_refused_at_start_in_one_line(tmp_path: Path, token: str,
                                                       why: str) -> None:
-    """a short, repetitive or digits-only token is refused, one line, exit 2."""
+    """A short, repetitive or digits-only token is refused, one line, exit 2."""
     assert why in (token_weakness(token.encode()) or "")
     path = tmp_path / "token"
     path.write_text(token + "\n", encoding="utf-8")
@@ -140,7 +140,7 @@ def test_weak_tokens_are_refused_at_start_in_one_line(tmp_path: Path, token: str
 
 
 def test_token_file_of_another_user_is_refused(tmp_path: Path) -> None:
-    """the token file belongs to the exporter's user or to root."""
+    """The token file belongs to the exporter's user or to root."""
     path = tmp_path / "token"
     path.write_text(STRONG_TOKENS[0])
     path.chmod(0o600)

@@ -92,7 +92,7 @@ def test_a_complete_request_is_answered() -> None:
 
 
 def test_silent_and_slow_heads_are_closed_after_the_header_timeout() -> None:
-    """a client that connects and never finishes its head is answered 408 and
+    """A client that connects and never finishes its head is answered 408 and
     disconnected, whether it sent nothing or trickles bytes."""
     with serving() as (ports, stats):
         silent = socket.create_connection(("127.0.0.1", ports[0]))
@@ -124,7 +124,7 @@ def test_the_timeout_applies_again_after_a_keep_alive_request() -> None:
 
 
 def test_a_head_past_the_limit_is_refused_with_431() -> None:
-    """one header streamed past max_head_bytes is refused before it is complete."""
+    """One header streamed past max_head_bytes is refused before it is complete."""
     with serving() as (ports, stats):
         with socket.create_connection(("127.0.0.1", ports[0]), timeout=2) as sock:
             sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ")
@@ -150,7 +150,7 @@ def test_a_large_head_in_one_piece_is_refused() -> None:
 
 
 def test_half_open_sockets_do_not_refuse_complete_requests() -> None:
-    """past max_connections, the oldest connection still sending its head is closed
+    """Past max_connections, the oldest connection still sending its head is closed
     to make room; a complete request is answered, on every listener."""
     with serving(HttpLimits(header_timeout=30, max_head_bytes=4096, max_connections=8),
                  listeners=2) as (ports, stats):

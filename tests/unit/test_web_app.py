@@ -124,6 +124,6 @@ def test_over_the_limit_answers_503(cache: ExpositionCache) -> None:
 
 
 def test_landing_page_never_links_admin(cache: ExpositionCache) -> None:
-    """the metrics listener does not advertise the admin endpoint."""
+    """The metrics listener does not advertise the admin endpoint."""
     landing = get(MetricsApp(cache), "/")
     assert "/admin" not in landing.text and "Admin" not in landing.text

@@ -191,7 +191,7 @@ def test_apply_web_config_without_users_or_headers_is_the_app() -> None:
 
 
 def test_mixed_costs_cost_the_same_bcrypt_work_for_every_user() -> None:
-    """a cost-4 user, a cost-5 user and an unknown user each cost one bcrypt run at
+    """A cost-4 user, a cost-5 user and an unknown user each cost one bcrypt run at
     every configured cost, counted (no clock involved)."""
     checker = CredentialChecker(USERS)
     spent = []
