@@ -26,7 +26,7 @@ GO_STATE = {"unknown": -1, "created": 0, "initialized": 1, "running": 2, "stoppe
 
 
 def test_container_state(world: World, api: str) -> None:
-    """Podman_container_state == inspect State.Status, in the Go exporter's numbering
+    """podman_container_state == inspect State.Status, in the Go exporter's numbering
     (which ContainerState must have too); podman_container_info carries the short id
     and the image name."""
     scrape = world.scrapes[api]
@@ -49,7 +49,7 @@ def test_container_state(world: World, api: str) -> None:
 
 
 def test_exit_codes(world: World, api: str) -> None:
-    """Podman_container_exit_code == inspect State.ExitCode (REST); absent on varlink."""
+    """podman_container_exit_code == inspect State.ExitCode (REST); absent on varlink."""
     scrape = world.scrapes[api]
     codes = {n: int(i["State"]["ExitCode"]) for n, i in world.inspect.items()}
     zoo = world.zoo
@@ -65,7 +65,7 @@ def test_exit_codes(world: World, api: str) -> None:
 
 
 def test_container_times(world: World, api: str) -> None:
-    """Created/started/exited seconds == inspect Created/StartedAt/FinishedAt to the
+    """created/started/exited seconds == inspect Created/StartedAt/FinishedAt to the
     second (Podman's list has whole seconds); started/exited are absent until they
     happened, and on varlink."""
     scrape = world.scrapes[api]
@@ -87,7 +87,7 @@ def test_container_times(world: World, api: str) -> None:
 
 
 def test_health(world: World, api: str) -> None:
-    """Podman_container_health == inspect State.Health.Status (REST); absent on varlink."""
+    """podman_container_health == inspect State.Health.Status (REST); absent on varlink."""
     scrape = world.scrapes[api]
     words = {n: str((i["State"].get("Health") or {}).get("Status") or "")
              for n, i in world.inspect.items()}
@@ -106,7 +106,7 @@ def test_health(world: World, api: str) -> None:
 
 
 def test_pod(world: World, api: str) -> None:
-    """Podman_pod_* == ``podman pod ps``; pod_id/pod_name on the containers' series
+    """podman_pod_* == ``podman pod ps``; pod_id/pod_name on the containers' series
     (REST). On varlink the pod families are absent and the pod labels empty."""
     scrape = world.scrapes[api]
     pods = {p["Name"]: p for p in json.loads(world.env.podman("pod", "ps", "--format", "json"))}
@@ -182,7 +182,7 @@ def test_container_sizes(world: World, api: str) -> None:
 
 
 def test_image_size(world: World, api: str) -> None:
-    """Podman_image_size == ``podman images`` Size == ``podman image inspect`` Size."""
+    """podman_image_size == ``podman images`` Size == ``podman image inspect`` Size."""
     scrape = world.scrapes[api]
     images = json.loads(world.env.podman("images", "--format", "json"))
     assert len(images) >= 3
@@ -204,7 +204,7 @@ def test_image_size(world: World, api: str) -> None:
 
 
 def test_image_containers(world: World, api: str) -> None:
-    """Podman_image_containers == ``podman images`` Containers."""
+    """podman_image_containers == ``podman images`` Containers."""
     scrape = world.scrapes[api]
     problems: list[str] = []
     for image in json.loads(world.env.podman("images", "--format", "json")):
@@ -220,7 +220,7 @@ def test_image_containers(world: World, api: str) -> None:
 
 
 def test_host_uptime(world: World, api: str) -> None:
-    """Podman_host_uptime_seconds == /proc/uptime at the collection, at collections in
+    """podman_host_uptime_seconds == /proc/uptime at the collection, at collections in
     both halves of a minute (Podman 4.3 rounds the minutes of its uptime text).
 
     Tolerance, all of it timing: Podman's text has whole seconds (truncated), and it
@@ -251,7 +251,7 @@ def test_host_uptime(world: World, api: str) -> None:
 
 
 def test_host_memory_and_cpus(world: World, api: str) -> None:
-    """Podman_host_memory_total_bytes == MemTotal; podman_host_cpus == os.cpu_count()."""
+    """podman_host_memory_total_bytes == MemTotal; podman_host_cpus == os.cpu_count()."""
     scrape = world.scrapes[api]
     problems: list[str] = []
     total = mem_total_bytes()

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.realpodman
 
 
 def test_cpu_seconds(world: World, api: str) -> None:
-    """Podman_container_cpu_seconds_total == cpuacct.usage / 1e9 (1 ns of float slack)."""
+    """podman_container_cpu_seconds_total == cpuacct.usage / 1e9 (1 ns of float slack)."""
     burner = world.zoo.name("burner")
     assert world.before[burner].cpu_ns >= 0.3 * NS, "the burner did not burn"
     assert world.after[burner].cpu_ns == world.before[burner].cpu_ns, "the burner still burns"
@@ -30,7 +30,7 @@ def test_cpu_seconds(world: World, api: str) -> None:
 
 
 def test_cpu_system_seconds(world: World, api: str) -> None:
-    """Podman_container_cpu_system_seconds_total == cpuacct.usage_sys / 1e9."""
+    """podman_container_cpu_system_seconds_total == cpuacct.usage_sys / 1e9."""
     burner = world.zoo.name("burner")
     assert world.before[burner].cpu_sys_ns >= 0.1 * NS, "the burner made no system calls"
     report(resource_check(world, api, "podman_container_cpu_system_seconds_total",
@@ -38,7 +38,7 @@ def test_cpu_system_seconds(world: World, api: str) -> None:
 
 
 def test_memory_usage(world: World, api: str) -> None:
-    """Podman_container_mem_usage_bytes == memory.usage_in_bytes, nothing subtracted."""
+    """podman_container_mem_usage_bytes == memory.usage_in_bytes, nothing subtracted."""
     holder = world.zoo.name("holder")
     assert world.before[holder].mem_stat["shmem"] >= HELD_BYTES, "the holder holds nothing"
     problems = resource_check(world, api, "podman_container_mem_usage_bytes", "mem_usage",
@@ -50,7 +50,7 @@ def test_memory_usage(world: World, api: str) -> None:
 
 
 def test_memory_limit(world: World, api: str) -> None:
-    """Podman_container_mem_limit_bytes == min(memory.limit_in_bytes, MemTotal)."""
+    """podman_container_mem_limit_bytes == min(memory.limit_in_bytes, MemTotal)."""
     holder = world.zoo.name("holder")
     assert world.before[holder].mem_limit == MEMORY_LIMIT
     report(resource_check(world, api, "podman_container_mem_limit_bytes", "mem_limit",
@@ -94,7 +94,7 @@ def test_network(world: World, api: str) -> None:
 
 
 def test_pids(world: World, api: str) -> None:
-    """Podman_container_pids == pids.current; the pids container runs a shell + 5 sleeps."""
+    """podman_container_pids == pids.current; the pids container runs a shell + 5 sleeps."""
     assert world.before[world.zoo.name("pids")].pids == SLEEPERS + 1
     report(resource_check(world, api, "podman_container_pids", "pids", world.running()))
 

@@ -188,7 +188,7 @@ def clock_window(call: Callable[[], T]) -> tuple[T, dict[str, float]]:
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
-    """Http.client on a unix socket."""
+    """http.client on a unix socket."""
 
     def __init__(self, path: str, timeout: float = 60.0) -> None:
         super().__init__("d", timeout=timeout)

@@ -201,7 +201,7 @@ def test_stats_match_the_cgroup_and_the_network_namespace() -> None:
 
 
 def test_stats_of_the_download() -> None:
-    """Rec-server sent the 3,000,000-byte file, rec-client received it."""
+    """rec-server sent the 3,000,000-byte file, rec-client received it."""
     names = truth()["zoo"]["names"]
     blob = truth()["zoo"]["blob_size"]
     by_name = {truth_of(s.id)["name"]: s for s in map(stats_of, body("stats")["Stats"])}
