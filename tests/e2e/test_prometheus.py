@@ -52,6 +52,15 @@ def get_json(url: str) -> Any:
         return json.load(response)
 
 
+def ready(url: str) -> bool:
+    """Return whether ``url`` answers 200 (an error answer is a not yet, not a failure)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return int(response.status) == 200
+    except urllib.error.HTTPError:
+        return False
+
+
 def wait(
     check: Callable[[], Any], what: str, done: Callable[[Any], bool] = bool, within: float = 60.0
 ) -> Any:
@@ -163,6 +172,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         for proc, name in zip(procs, ("exporter", "alertmanager", "prometheus"), strict=True):
             if proc.poll() is not None:
                 pytest.fail(f"{name} exited: {(tmp / f'{name}.log').read_text()[-2000:]}")
+        # Prometheus answers its API with 503 until it is ready (TSDB opened, rules loaded).
+        wait(lambda: ready(f"http://127.0.0.1:{s.prometheus_port}/-/ready"), "Prometheus ready")
         wait(lambda: s.query('up{job="podman"} == 1'), "the exporter target to be up")
         s.control("SetChurn", 0.0)  # the demo's churn would undo the states set below
         yield s
