@@ -43,7 +43,6 @@ from podman_exporter.podman.varlink_client import VarlinkBackend
 from podman_exporter.snapshot.snapshot import Snapshot
 
 HERE = Path(__file__).resolve().parent
-TRUTH = HERE / "podman-4.3" / "truth.json"
 """The one truth: the 5.8 and 6.0-dev replies are derived from the same recording."""
 RECORDINGS = {
     "podman-4.3-rest": ("podman-4.3", "rest"),
@@ -220,10 +219,3 @@ def replay_of(name: str) -> Replayed:
             samples.setdefault(s.name, []).append((dict(s.labels), s.value))
     openmetrics = generate_openmetrics(_Families(families))  # type: ignore[no-untyped-call]
     return Replayed(snapshot, text, openmetrics, fake.unknown, fake.answered, samples)
-
-
-@cache
-def truth() -> dict[str, Any]:
-    """Return podman-4.3/truth.json."""
-    doc: dict[str, Any] = json.loads(TRUTH.read_text())
-    return doc

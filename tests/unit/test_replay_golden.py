@@ -31,7 +31,8 @@ import pytest
 
 from podman_exporter.snapshot.model import ContainerState, Health
 from replies import derive, replay
-from replies.replay import RECORDINGS, ReplayHttp, UnknownRequest, replay_of, truth
+from replies.recorded import truth
+from replies.replay import RECORDINGS, ReplayHttp, UnknownRequest, replay_of
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "replay"
 ALL = sorted(RECORDINGS)
