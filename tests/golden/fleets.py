@@ -93,7 +93,7 @@ def _host(swap_total: int | None, swap_free: int, git_commit: str) -> HostInfo:
         mem_free_bytes=3_100_000_000,
         swap_total_bytes=swap_total,
         swap_free_bytes=swap_free,
-        uptime_seconds=15_182.5,
+        boot_time=T0 - 15_182.5,
         store_containers=3,
         store_images=3,
         graph_driver_name="overlay",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pytest
@@ -12,6 +13,7 @@ from podman_exporter.collect.collectors import COLLECTORS
 from podman_exporter.collect.loop import CollectionLoop
 from podman_exporter.config import Config
 from podman_exporter.exposition.render import render
+from podman_exporter.metrics.host import host_families
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.podman.backend import (
     PartialFailure,
@@ -45,6 +47,7 @@ class FleetBackend:
     api: str = "varlink"
     stats_asked: list[Sequence[str]] = field(default_factory=list)
     sizes_asked: int = 0
+    hosts_asked: int = 0
     uptime_text: str = "0h 12m 20.00s"
 
     def _check(self, call: str) -> None:
@@ -77,7 +80,9 @@ class FleetBackend:
 
     def host_info(self) -> Batch[HostInfo]:
         self._check("host")
-        return Batch((HostInfo(hostname="h",
+        self.hosts_asked += 1
+        return Batch((HostInfo(hostname="h", store_containers=len(self.containers),
+                               store_images=1,
                                uptime_ranges=uptime_ranges(self.uptime_text, "4.3.1")),))
 
     def list_pods(self) -> Batch[Pod]:
@@ -95,15 +100,19 @@ class Clock:
         return self.now
 
 
-def make_loop(backend: FleetBackend, clock: Clock, published: list[Snapshot]) -> CollectionLoop:
+SLOW = {spec.name: spec.interval for spec in COLLECTORS if spec.interval is not None}
+
+
+def make_loop(backend: FleetBackend, clock: Clock, published: list[Snapshot],
+              wall: Callable[[], float] | None = None) -> CollectionLoop:
     def source() -> PodmanBackend:
         if "connect" in backend.failing:
             raise PodmanUnavailable("no socket")
         return backend
 
     return CollectionLoop(backend=source, collectors=COLLECTORS, interval=15, max_age=45,
-                          publish=published.append, clock=clock, monotonic=clock,
-                          intervals={"sizes": 300})
+                          publish=published.append, clock=wall or clock, monotonic=clock,
+                          intervals=SLOW)
 
 
 def fleet() -> FleetBackend:
@@ -163,9 +172,9 @@ def test_unreachable_podman_drops_series_after_max_age_and_recovers() -> None:
     clock.now += 40
     snap = loop.collect_once()
     assert not snap.up
-    assert snap.containers is None and snap.stats is None and snap.host is None
-    assert snap.images is None
-    assert snap.sizes is not None  # collected 55 s ago: within its 300 s interval + max-age
+    assert snap.containers is None and snap.stats is None and snap.images is None
+    # Collected 55 s ago: within their 300 s interval + max-age.
+    assert snap.sizes is not None and snap.host is not None
     backend.failing = set()
     clock.now += 15
     snap = loop.collect_once()
@@ -202,16 +211,77 @@ def test_failed_slow_collector_is_retried_at_the_next_collection() -> None:
     assert {c.name: c.errors_total for c in snap.collectors}["sizes"] == 1
 
 
-def test_host_uptime_waits_for_an_unambiguous_reading() -> None:
+def _uptime(snap: Snapshot) -> float | None:
+    """Return the exported podman_host_uptime_seconds value of ``snap``, or None."""
+    assert snap.host is not None
+    values = [s.value for f in host_families(snap.host, snap.taken_at) for s in f.samples
+              if s.name == "podman_host_uptime_seconds"]
+    return values[0] if values else None
+
+
+def test_host_uptime_waits_for_an_unambiguous_reading_asking_info_until_then() -> None:
     backend, clock, published = fleet(), Clock(), []
     backend.uptime_text = "0h 12m 30.00s"  # 12 m 30 s or 11 m 30 s (Podman 4.3 rounds)
-    loop = make_loop(backend, clock, published)
+    loop = make_loop(backend, clock, published, wall=time.time)
     snap = loop.collect_once()
-    assert snap.host is not None and snap.host.uptime_seconds is None
+    assert snap.host is not None and snap.host.boot_time is None and _uptime(snap) is None
+    clock.now += 15
     backend.uptime_text = "0h 12m 45.00s"  # 11 m 45 s: one candidate only
     snap = loop.collect_once()
-    assert snap.host is not None and snap.host.uptime_seconds is not None
-    assert 704 <= snap.host.uptime_seconds <= 707  # 705 s plus the wall-clock time between
+    assert backend.hosts_asked == 2  # asked again before its interval: the boot was unknown
+    uptime = _uptime(snap)
+    assert uptime is not None and 704 <= uptime <= 707  # 705 s plus the time between
+    clock.now += 15
+    loop.collect_once()
+    assert backend.hosts_asked == 2  # known now: info waits for its interval
+
+
+def test_host_uptime_is_measured_from_the_boot_time_between_info_calls(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    backend, clock, published = fleet(), Clock(), []
+    wall = [5000.0]
+    monkeypatch.setattr(time, "time", lambda: wall[0])  # the host fetch's clock too
+    loop = make_loop(backend, clock, published, wall=lambda: wall[0])
+    backend.uptime_text = "0h 11m 45.00s"
+    first = loop.collect_once()
+    assert first.host is not None and first.host.boot_time is not None
+    for _ in range(10):
+        clock.now += 15
+        wall[0] += 15
+        snap = loop.collect_once()
+    assert backend.hosts_asked == 1
+    before = _uptime(first)
+    assert before is not None and _uptime(snap) == pytest.approx(before + 150)
+
+
+def test_host_is_asked_again_when_the_listings_disagree_with_its_store_counts() -> None:
+    backend, clock, published = fleet(), Clock(), []
+    loop = make_loop(backend, clock, published)
+    loop.collect_once()
+    clock.now += 15
+    loop.collect_once()
+    assert backend.hosts_asked == 1
+    backend.containers.append(Container(id="e" * 64, name="new", state=ContainerState.CREATED))
+    clock.now += 15
+    snap = loop.collect_once()
+    assert backend.hosts_asked == 2
+    assert snap.host is not None and snap.host.store_containers == 5
+
+
+def test_slow_collectors_run_at_the_first_collection_after_an_outage() -> None:
+    backend, clock, published = fleet(), Clock(), []
+    loop = make_loop(backend, clock, published)
+    loop.collect_once()
+    backend.failing = {"connect"}
+    clock.now += 15
+    loop.collect_once()
+    backend.failing = set()
+    clock.now += 15
+    loop.collect_once()
+    assert backend.hosts_asked == 2 and backend.sizes_asked == 2
+    clock.now += 15
+    loop.collect_once()
+    assert backend.hosts_asked == 2 and backend.sizes_asked == 2
 
 
 def test_stats_are_skipped_when_containers_fail() -> None:

@@ -15,7 +15,13 @@ from typing import Any
 
 from podman_exporter.podman.backend import PartialFailure, PodmanBackend
 from podman_exporter.podman.corrections import BootClock
-from podman_exporter.snapshot.model import Batch, Container, ContainerState, ContainerStats
+from podman_exporter.snapshot.model import (
+    Batch,
+    Container,
+    ContainerState,
+    ContainerStats,
+    HostInfo,
+)
 
 MEASURED_STATES = frozenset({ContainerState.RUNNING, ContainerState.PAUSED})
 """Containers whose resource usage Podman reports (a paused one's is frozen, not gone)."""
@@ -35,6 +41,10 @@ class Outcome:
 Fetch = Callable[[PodmanBackend, Mapping[str, object]], Outcome]
 """Fetch a section, given the sections already fetched in this collection."""
 
+Stale = Callable[[object, Mapping[str, object]], bool]
+"""Return whether a held section is out of date, given the sections fetched in this
+collection (by collector name; a collector that did not answer is missing)."""
+
 
 @dataclass(frozen=True, slots=True)
 class CollectorSpec:
@@ -50,6 +60,9 @@ class CollectorSpec:
     interval: float | None = None
     """Default time between runs, for collectors slower than ``--collect.interval``;
     such a collector gets a ``--collector.<name>.interval`` flag."""
+    stale: Stale | None = None
+    """For a collector with an interval: whether its last value must be fetched again
+    now, before its interval has passed (checked after the other collectors ran)."""
 
 
 def _batch(batch: Batch[Any]) -> Outcome:
@@ -92,7 +105,8 @@ def _sizes() -> Fetch:
 
 
 def _host() -> Fetch:
-    """Return a fetch of host info whose uptime comes from a BootClock kept across runs."""
+    """Return a fetch of host info whose boot time comes from a BootClock kept across
+    runs (the exported uptime is the collection's time minus the boot time)."""
     boot = BootClock()
 
     def fetch(backend: PodmanBackend, _: Mapping[str, object]) -> Outcome:
@@ -102,9 +116,26 @@ def _host() -> Fetch:
         host = batch.items[0]
         uptime = boot.observe(host.uptime_ranges, asked, answered) if host.uptime_ranges \
             else None
-        return Outcome(replace(host, uptime_seconds=uptime), batch.bad)
+        booted = None if uptime is None else answered - uptime
+        return Outcome(replace(host, boot_time=booted), batch.bad)
 
     return fetch
+
+
+def _host_stale(held: object, done: Mapping[str, object]) -> bool:
+    """Return whether Podman's info must be asked again before its interval: the boot
+    time is still ambiguous, or the store's container or image count differs from the
+    listings of this collection (Podman counts ``all=true`` listings in its store)."""
+    if not isinstance(held, HostInfo):
+        return True
+    if held.boot_time is None and held.uptime_ranges:
+        return True
+    for section, count in (("containers", held.store_containers),
+                           ("images", held.store_images)):
+        listed = done.get(section)
+        if isinstance(listed, tuple) and count is not None and len(listed) != count:
+            return True
+    return False
 
 
 def _pods() -> Fetch:
@@ -122,7 +153,9 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
     CollectorSpec("sizes", True, "containers' root filesystem and writable layer sizes "
                   "(costly for Podman: on a slower schedule)", _sizes, interval=300.0),
     CollectorSpec("images", True, "images: info, size, containers using them", _images),
-    CollectorSpec("host", True, "host memory, CPUs, uptime, store and version", _host),
+    CollectorSpec("host", True, "host memory, CPUs, uptime, store and version (Podman's "
+                  "info: costly, on a slower schedule)", _host, interval=300.0,
+                  stale=_host_stale),
     CollectorSpec("pods", True, "pods (REST API only)", _pods),
     CollectorSpec("volumes", True, "volumes (REST API only)", _volumes),
 )

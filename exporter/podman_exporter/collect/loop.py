@@ -7,7 +7,10 @@ is older than ``max_age``, after which the section is dropped rather than served
 stale. A collector with its own, slower interval (``intervals``) runs only when
 its last success is that old, and its section stays fresh for that interval plus
 ``max_age``; in between, its last run's result is reported, as a failure while
-Podman answers nothing. The resulting Snapshot goes to ``publish`` (the exposition cache).
+Podman answers nothing. Such a collector also runs early when its ``stale`` check
+finds its value out of date against the sections just fetched (checked after the
+others ran), and at the first collection after an outage of Podman. The resulting
+Snapshot goes to ``publish`` (the exposition cache).
 
 Ages (max-age, the slow collectors' schedule) are measured on ``monotonic``, so a
 wall-clock jump neither revives nor expires data; ``clock`` (wall time) only stamps
@@ -216,28 +219,54 @@ class CollectionLoop:
                 run.error = reason or type(exc).__name__
             return runs
         futures: dict[str, Future[None]] = {}
+        deferred: list[CollectorSpec] = []
         now = self.monotonic()
         for spec in self.collectors:  # prerequisites come first in COLLECTORS
             if not self._due(spec.name, now):
-                runs[spec.name].skipped = True
+                if spec.stale is not None:
+                    deferred.append(spec)
+                else:
+                    runs[spec.name].skipped = True
                 continue
             needs = [futures[r] for r in spec.requires if r in futures]
             futures[spec.name] = self._pool.submit(
                 self._run_one, spec, self._fetch[spec.name], backend, needs, runs)
+        self._wait(futures, runs)
+        if deferred:
+            self._wait(self._run_stale(deferred, backend, runs), runs)
+        return runs
+
+    def _run_stale(self, deferred: Sequence[CollectorSpec], backend: PodmanBackend,
+                   runs: Mapping[str, _Run]) -> dict[str, Future[None]]:
+        """Start the collectors not yet due whose held value the sections just fetched
+        show to be out of date; mark the others skipped."""
+        done = {name: run.outcome.value for name, run in runs.items()
+                if run.outcome is not None and run.error is None}
+        futures: dict[str, Future[None]] = {}
+        for spec in deferred:
+            held = self._held.get(spec.name)
+            if spec.stale is not None and spec.stale(held.value if held else None, done):
+                futures[spec.name] = self._pool.submit(
+                    self._run_one, spec, self._fetch[spec.name], backend, [], runs)
+            else:
+                runs[spec.name].skipped = True
+        return futures
+
+    @staticmethod
+    def _wait(futures: Mapping[str, Future[None]], runs: Mapping[str, _Run]) -> None:
         for name, future in futures.items():
             try:
                 future.result()
             except Exception as exc:  # _run_one catches its own; this is a last resort
                 runs[name].error = runs[name].error or f"internal error: {exc!r}"
-        return runs
 
     def _due(self, name: str, now: float) -> bool:
         """Return whether a collector runs now: always, unless it has its own interval and
-        its last run succeeded less than that interval ago."""
+        its last run succeeded less than that interval ago, with Podman answering since."""
         interval = self.intervals.get(name)
         held = self._held.get(name)
         if interval is None or held is None or held.last is None or held.last.error \
-                or held.fetched_at is None:
+                or held.fetched_at is None or self._down_since is not None:
             return True
         return not 0 <= now - held.fetched_at < interval
 

@@ -40,5 +40,5 @@ def podman_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
     if snapshot.volumes is not None:
         families += volume_families(snapshot.volumes)
     if snapshot.host is not None:
-        families += host_families(snapshot.host, info=options.host_info)
+        families += host_families(snapshot.host, snapshot.taken_at, info=options.host_info)
     return families

@@ -42,10 +42,12 @@ def _info(name: str, doc: str, labels: dict[str, str]) -> Family:
     return family
 
 
-def host_families(host: HostInfo, info: bool = True) -> list[Metric]:
-    """Return the host, store and version families; None values are left out, and so are
-    the three ``*_info`` families (hostname, kernel, versions, paths) unless ``info``."""
+def host_families(host: HostInfo, now: float, info: bool = True) -> list[Metric]:
+    """Return the host, store and version families at wall time ``now`` (the uptime is
+    ``now`` minus the boot time); None values are left out, and so are the ``*_info``
+    families (hostname, kernel, versions, paths) unless ``info``."""
     v = host.version
+    uptime = None if host.boot_time is None else max(0.0, now - host.boot_time)
     families = (
         [
             _scalar(
@@ -74,7 +76,7 @@ def host_families(host: HostInfo, info: bool = True) -> list[Metric]:
             ),
             _scalar("podman_host_cpus", "Number of CPUs of the host.", host.cpus),
             _scalar(
-                "podman_host_uptime_seconds", "Uptime of the host.", host.uptime_seconds, "seconds"
+                "podman_host_uptime_seconds", "Uptime of the host.", uptime, "seconds"
             ),
             _info(
                 "podman_host_info",

@@ -208,8 +208,9 @@ class HostInfo:
     mem_free_bytes: int | None = None
     swap_total_bytes: int | None = None
     swap_free_bytes: int | None = None
-    uptime_seconds: float | None = None
-    """Set by the host collector from ``uptime_ranges`` (see podman/corrections.py)."""
+    boot_time: float | None = None
+    """Unix time the host booted, set by the host collector from ``uptime_ranges`` (see
+    podman/corrections.py); the exported uptime is measured from it."""
     store_containers: int | None = None
     store_images: int | None = None
     graph_driver_name: str = ""
