@@ -100,13 +100,20 @@ def _status(board: db.Dashboard) -> db.Dashboard:
         )
         .with_panel(
             single(
-                "Exit code and health",
+                "Exit code",
                 NONE,
-                [
-                    query(f"podman_container_exit_code{{{CSEL}}}", "exit code"),
-                    query(f"podman_container_health{{{CSEL}}}", "health"),
-                ],
-                description="Known on the REST API only.",
+                [query(f"podman_container_exit_code{{{CSEL}}}", "{{instance}}")],
+                description="Exit code of the last run. Known on the REST API only.",
+                width=2,
+            )
+        )
+        .with_panel(
+            single(
+                "Health",
+                NONE,
+                [query(f"podman_container_health{{{CSEL}}}", "{{instance}}")],
+                description="Health check result. Known on the REST API only.",
+                width=2,
                 mappings=[HEALTH],
             )
         )

@@ -258,3 +258,47 @@ def test_query_compares_the_state_only_for_equality_with_existing_values(
     values = {float(state.value) for state in ContainerState}
     for op, value in queries.state_comparisons(parseable(query.expr)):
         assert op in {"==", "!="} and value in values, f"{op} {value}"
+
+
+MAPPED_METRICS = {
+    "running": "podman_container_state",
+    "healthy": "podman_container_health",
+    "up": "podman_up",
+}
+"""A value mapping's tell-tale name, and the metric whose values it names."""
+
+
+def _mapped_targets(panel: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Return each value mapping of a panel with the query targets it applies to: all of
+    them for the defaults', the matched ones for an override's."""
+    targets = [t for t in panel.get("targets", []) if "expr" in t]
+    renamed = {new: old for transformation in panel.get("transformations", [])
+               for old, new in transformation.get("options", {}).get("renameByName", {}).items()}
+    field_config = panel.get("fieldConfig", {})
+    found = [(m, targets) for m in field_config.get("defaults", {}).get("mappings", [])]
+    for override in field_config.get("overrides", []):
+        matcher = override["matcher"]
+        ref = renamed.get(matcher["options"], matcher["options"]).removeprefix("Value #")
+        if matcher["id"] not in {"byFrameRefID", "byName"}:
+            raise AssertionError(f"unchecked override matcher {matcher['id']}")
+        for prop in override["properties"]:
+            if prop["id"] == "mappings":
+                found += [(m, [t for t in targets if t.get("refId") == ref])
+                          for m in prop["value"]]
+    return [(m, t) for m, t in found if m["type"] == "value"]
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_value_mappings_apply_only_to_the_series_they_name(path: Path) -> None:
+    checked = 0
+    for panel in queries.panels(queries.load(path)):
+        for mapping, targets in _mapped_targets(panel):
+            texts = {r["text"] for r in mapping["options"].values()}
+            metric = next(MAPPED_METRICS[t] for t in texts if t in MAPPED_METRICS)
+            assert targets, f"{panel['title']}: a mapping that applies to no query"
+            for target in targets:
+                names = queries.metric_names(parseable(target["expr"]))
+                assert names == {metric}, (
+                    f"{panel['title']}: the {metric} mapping also names {target['expr']}")
+            checked += 1
+    assert checked, f"{path.name}: no value mapping checked"
