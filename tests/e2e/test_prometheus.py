@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,14 +139,34 @@ def test_driven_demo_fires_alerts_in_prometheus_and_alertmanager(stack: DemoStac
     wait(lambda: expected <= stack.received(), "the alerts in Alertmanager")
 
 
-def test_a_hanging_podman_fires_podman_unreachable(stack: DemoStack) -> None:
+def test_a_hanging_podman_fires_podman_unreachable_and_resolves_no_alert(
+        stack: DemoStack) -> None:
+    """A Podman that hangs for far longer than 3 collection intervals: PodmanUnreachable
+    fires, and the container alerts firing before stay firing throughout (the exporter
+    keeps the last known series up to --collect.max-age, 5 min by default)."""
     assert "PodmanUnreachable" not in stack.firing()
+    held = {name: {labels["id"] for labels in alerts}
+            for name, alerts in stack.firing().items() if name.startswith("PodmanContainer")}
+    assert held, "no container alert fires before the outage"
+    lost: list[str] = []
+
+    def unreachable_while_checking() -> list[dict[str, str]] | None:
+        firing = stack.firing()
+        lost.extend(f"{name} {sorted(ids - {a['id'] for a in firing.get(name, [])})}"
+                    for name, ids in held.items()
+                    if not ids <= {a["id"] for a in firing.get(name, [])})
+        return firing.get("PodmanUnreachable")
+
     stack.control("SetFaults", {"hang_rates": {"*": 1.0}})
     try:
         wait(lambda: stack.query("podman_up == 0"), "podman_up 0")
-        firing = wait(lambda: stack.firing().get("PodmanUnreachable"), "PodmanUnreachable")
+        firing = wait(unreachable_while_checking, "PodmanUnreachable")
         assert [labels["instance"] for labels in firing] == [stack.target]
         wait(lambda: "PodmanUnreachable" in stack.received(), "the alert in Alertmanager")
+        for _ in range(10):  # 5 s more: well past 3 collection intervals of 1 s
+            unreachable_while_checking()
+            time.sleep(0.5)
+        assert lost == [], "container alerts resolved during a short outage"
     finally:
         stack.control("ClearFaults")
     wait(lambda: stack.query("podman_up == 1"), "podman_up 1 after the fault")
