@@ -20,7 +20,8 @@ install_debian_packages() {
 # make_venv DIR SPEC: create a virtualenv and pip install SPEC (e.g. '.[test]') into it.
 # pip's output is shown only when it fails (it warns about every absent local index).
 make_venv() {
-  [ -x "$1/bin/python" ] || python3 -m venv "$1"
+  [ -x "$1/bin/python" ] || { echo "== creating the virtualenv $1"; python3 -m venv "$1"; }
+  echo "== pip install $2 into $1 (about 20 s the first time)"
   local log
   log=$(mktemp)
   if ! "$1/bin/python" -m pip install -q --disable-pip-version-check -e "$2" >"$log" 2>&1; then

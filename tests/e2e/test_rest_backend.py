@@ -10,6 +10,7 @@ from podman_env import IMAGE, PodmanEnv
 
 from podman_exporter.podman.backend import NotFound, PodmanUnavailable
 from podman_exporter.podman.rest import RestBackend, speaks_rest
+from podman_exporter.podman.select import first_reply_byte, speaks_varlink
 from podman_exporter.snapshot.model import Container, ContainerState, Health, PodState
 
 pytestmark = pytest.mark.realpodman
@@ -32,6 +33,13 @@ def inspect(env: PodmanEnv, name: str) -> dict[str, object]:
 def test_speaks_rest(podman_env: PodmanEnv) -> None:
     assert speaks_rest(str(podman_env.socket_path), timeout=5)
     assert not speaks_rest(str(podman_env.base / "missing.sock"), timeout=1)
+
+
+def test_the_api_probe_gets_an_answer_from_rest_at_once(podman_env: PodmanEnv) -> None:
+    """Podman's HTTP server answers the varlink probe with a 400 instead of waiting for the
+    rest of a request (which would cost auto-detection a whole --podman.timeout)."""
+    assert first_reply_byte(str(podman_env.socket_path), timeout=60) == b"H"
+    assert not speaks_varlink(str(podman_env.socket_path), timeout=60)
 
 
 def test_container_states_match_podman(podman_env: PodmanEnv, rest_backend: RestBackend) -> None:

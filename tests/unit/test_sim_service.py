@@ -12,6 +12,7 @@ import pytest
 import varlink
 
 from podman_exporter.podman.interface import strict_interface
+from podman_exporter.podman.select import first_reply_byte, speaks_varlink
 from podman_exporter.sim import SimOptions, SimulatorHandle, start_simulator
 
 PODMAN = "io.projectatomic.podman"
@@ -209,3 +210,9 @@ def test_many_connections_at_once(sim: SimulatorHandle) -> None:
     finally:
         for c in conns:
             c.close()
+
+
+def test_the_api_probe_gets_a_varlink_answer(sim: SimulatorHandle) -> None:
+    path = sim.address.removeprefix("unix:")
+    assert first_reply_byte(path, timeout=60) == b"{"
+    assert speaks_varlink(path, timeout=60)

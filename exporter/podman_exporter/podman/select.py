@@ -15,7 +15,9 @@ from podman_exporter.podman.varlink_client import VarlinkBackend
 
 log = logging.getLogger(__name__)
 
-_VARLINK_PROBE = b'{"method":"org.varlink.service.GetInfo"}\0'
+_VARLINK_PROBE = b'{"method":"org.varlink.service.GetInfo"}\0\r\n\r\n'
+"""A varlink call that an HTTP server answers at once too: the CR LF ends what it reads
+as a malformed request line, so it replies 400 instead of waiting for more bytes."""
 
 
 def socket_path(url: str) -> str | None:
@@ -33,19 +35,23 @@ def default_urls() -> tuple[str, ...]:
     return urls + ((f"unix://{runtime}/podman/podman.sock",) if runtime else ())
 
 
-def speaks_varlink(path: str, timeout: float) -> bool:
-    """Return whether the unix socket at ``path`` answers a varlink call.
-
-    An HTTP server answers the NUL-terminated JSON with an HTTP error instead.
-    """
+def first_reply_byte(path: str, timeout: float) -> bytes:
+    """Return the first byte the unix socket at ``path`` answers to the probe: ``{`` from
+    a varlink service, ``H`` (an HTTP 400) from a REST one; empty when it answers nothing
+    within ``timeout`` or cannot be reached."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:
             sock.connect(path)
             sock.sendall(_VARLINK_PROBE)
-            return sock.recv(1) == b"{"
+            return sock.recv(1)
         except OSError:
-            return False
+            return b""
+
+
+def speaks_varlink(path: str, timeout: float) -> bool:
+    """Return whether the unix socket at ``path`` answers a varlink call."""
+    return first_reply_byte(path, timeout) == b"{"
 
 
 class BackendSelector:
