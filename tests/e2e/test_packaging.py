@@ -1,15 +1,24 @@
-"""Packaging: the wheel and sdist as users get them, and the container build context.
+"""Packaging: the wheel and sdist as users get them, every documented install route,
+and the container build context.
 
 Builds the sdist and the wheel (`python -m build`: the wheel is built from the
 sdist, so a file missing from either shows up), installs the wheel into a fresh
 venv, runs `podman-exporter --version` and a short `--demo` scrape from that
 venv. A missing package-data file (the varlink interface, ...) fails here.
+
+The package is on no index, so docs/install.md installs it from a clone or from a
+wheel built in one: with pip into a venv, or with pipx. Each of those command
+lines is run here, as written, in a copy of this tree (only the venv paths are
+moved into a temporary directory), and the docs may give no other pip or pipx
+install command.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,6 +41,24 @@ PACKAGE = ROOT / "exporter" / "podman_exporter"
 VERSION = podman_exporter.__version__
 PODMAN_UP = re.compile(r"^podman_up(\{[^}]*\})? 1(\.0)?$", re.MULTILINE)
 DEMO_DEADLINE_S = 60.0
+DOCS = (ROOT / "README.md", ROOT / "docs" / "install.md")
+
+# The install commands of docs/install.md, as written there. VENV and WHEEL_BUILD
+# are replaced by temporary paths when the tests run them.
+VENV = "/opt/podman-exporter"
+WHEEL_BUILD = "/tmp/wheel-build"
+MAKE_VENV = f"python3 -m venv {VENV}"
+PIP_INSTALL_CLONE = f"{VENV}/bin/pip install ."
+MAKE_WHEEL_VENV = f"python3 -m venv {WHEEL_BUILD}"
+PIP_WHEEL = f"{WHEEL_BUILD}/bin/pip wheel --no-deps --wheel-dir dist ."
+PIP_INSTALL_WHEEL = f"{VENV}/bin/pip install ./dist/podman_exporter-*.whl"
+PIPX_INSTALL_CLONE = "pipx install ."
+PIPX_INSTALL_WHEEL = "pipx install ./dist/podman_exporter-*.whl"
+DOCUMENTED = (MAKE_VENV, PIP_INSTALL_CLONE, MAKE_WHEEL_VENV, PIP_WHEEL, PIP_INSTALL_WHEEL,
+              PIPX_INSTALL_CLONE, PIPX_INSTALL_WHEEL)
+# Files and directories of this tree that a fresh clone does not have.
+NOT_IN_A_CLONE = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__",
+                  ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis", "tmp")
 
 
 @dataclass(frozen=True)
@@ -157,6 +184,91 @@ def test_installed_wheel_serves_demo_metrics(demo: tuple[subprocess.Popen[str], 
     assert PODMAN_UP.search(body), f"no `podman_up 1` within {DEMO_DEADLINE_S}s:\n{body[:2000]}"
     assert re.search(r"^podman_container_\w+", body, re.MULTILINE), "demo containers missing"
     assert _get(f"{base}/healthz")[0] == 200
+
+
+def _shell_commands(path: Path) -> list[tuple[str, ...]]:
+    """Return the commands of a Markdown file's sh blocks, split into words, without sudo."""
+    commands = []
+    for block in re.findall(r"^```sh\n(.*?)^```", path.read_text(), re.S | re.M):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            commands.append(tuple(words[1:] if words[:1] == ["sudo"] else words))
+    return [c for c in commands if c]
+
+
+def test_docs_give_only_the_tested_install_commands() -> None:
+    """Every pip/pipx install line of the docs is one the tests below run, and none
+    installs from an index: the package is not published."""
+    documented = {tuple(shlex.split(c)) for c in DOCUMENTED}
+    for path in DOCS:
+        installs = {
+            c for c in _shell_commands(path)
+            if Path(c[0]).name in ("pip", "pipx") and c[1:2] in (("install",), ("wheel",))
+        }  # fmt: skip
+        untested = installs - documented
+        assert not untested, f"{path.name}: install commands no test runs: {untested}"
+    commands = set(_shell_commands(DOCS[1]))
+    assert documented <= commands, f"tested but not in docs/install.md: {documented - commands}"
+    assert "not published" in DOCS[1].read_text()
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a copy of this tree as a fresh clone has it."""
+    copy = tmp_path_factory.mktemp("clone") / "podman-exporter"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(*NOT_IN_A_CLONE), symlinks=True)
+    return copy
+
+
+def _sh(command: str, cwd: Path, paths: dict[str, Path], **env: str) -> None:
+    """Run one documented command line in a shell, its paths replaced by ``paths``."""
+    for documented, actual in paths.items():
+        command = command.replace(documented, str(actual))
+    clean = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    _run("sh", "-c", command, cwd=cwd, env={**clean, **env}, timeout=600)
+
+
+def _reports_version(exporter: Path) -> None:
+    """Check that an installed console script runs and reports the package's version."""
+    done = _run(exporter, "--version", cwd=exporter.parent)
+    assert VERSION in done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def clone_wheel(clone: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the wheel built in the clone by the documented commands."""
+    paths = {WHEEL_BUILD: tmp_path_factory.mktemp("wheel-build") / "venv"}
+    _sh(MAKE_WHEEL_VENV, clone, paths)
+    _sh(PIP_WHEEL, clone, paths)
+    (wheel,) = (clone / "dist").glob("podman_exporter-*.whl")
+    assert wheel.name == f"podman_exporter-{VERSION}-py3-none-any.whl"
+    return wheel
+
+
+def test_pip_installs_a_clone_into_a_venv(clone: Path, tmp_path: Path) -> None:
+    paths = {VENV: tmp_path / "venv"}
+    _sh(MAKE_VENV, clone, paths)
+    _sh(PIP_INSTALL_CLONE, clone, paths)
+    _reports_version(paths[VENV] / "bin" / "podman-exporter")
+    # A regular install, not a link back to the clone.
+    assert not list(paths[VENV].glob("lib/python*/site-packages/__editable__*"))
+
+
+def test_pip_installs_the_wheel_into_a_venv(clone: Path, clone_wheel: Path,
+                                            tmp_path: Path) -> None:
+    paths = {VENV: tmp_path / "venv"}
+    _sh(MAKE_VENV, clone, paths)
+    _sh(PIP_INSTALL_WHEEL, clone, paths)
+    _reports_version(paths[VENV] / "bin" / "podman-exporter")
+
+
+@pytest.mark.parametrize("command", [PIPX_INSTALL_CLONE, PIPX_INSTALL_WHEEL])
+def test_pipx_installs(command: str, clone: Path, clone_wheel: Path, tmp_path: Path) -> None:
+    pipx = require_tool("pipx")
+    home, bin_dir = tmp_path / "pipx", tmp_path / "bin"
+    _sh(command.replace("pipx", pipx, 1), clone, {},
+        PIPX_HOME=str(home), PIPX_BIN_DIR=str(bin_dir))
+    _reports_version(bin_dir / "podman-exporter")
 
 
 

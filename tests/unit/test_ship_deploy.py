@@ -3,7 +3,8 @@
 Each file is checked by the real tool where this machine has it
 (`systemd-analyze verify`, `systemd-analyze security --offline`,
 `systemd-sysusers --root`, `promtool check config`, quadlet `-dryrun`), and the
-quadlet also by parsing it against the keys Podman 4.4's quadlet accepts.
+quadlet also by parsing it against the keys Podman 4.4's quadlet accepts. The
+units are verified, not run: systemd is not PID 1 on the test machines.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ ENV_FILE = SYSTEMD / "podman-exporter.env"
 QUADLET = DEPLOY / "quadlet" / "podman-exporter.container"
 PROMETHEUS = DEPLOY / "prometheus"
 QUADLET_BIN = Path("/usr/libexec/podman/quadlet")
+INSTALL_MD = ROOT / "docs" / "install.md"
 PODMAN_SOCKET_UNIT = Path("/usr/lib/systemd/system/podman.socket")
 
 # [Container] keys of the first quadlet release (Podman 4.4): the file must not
@@ -107,6 +109,15 @@ def _unit_with_existing_binary(tmp_path: Path, text: str) -> Path:
     copy = tmp_path / UNIT.name
     copy.write_text(text.replace("/opt/podman-exporter/bin/podman-exporter", binary))
     return copy
+
+
+def test_install_docs_name_only_existing_deploy_files() -> None:
+    """The files docs/install.md's commands install from deploy/ are there."""
+    blocks = "\n".join(re.findall(r"^```sh\n(.*?)^```", INSTALL_MD.read_text(), re.S | re.M))
+    named = set(re.findall(r"(?<![\w/.])deploy/[\w./-]+", blocks))
+    assert {str(UNIT.relative_to(ROOT)), str(QUADLET.relative_to(ROOT))} <= named
+    missing = sorted(n for n in named if not (ROOT / n).is_file())
+    assert not missing, missing
 
 
 def test_service_unit_verifies_cleanly(tmp_path: Path) -> None:
