@@ -84,14 +84,28 @@ def simulator(workdir: Path, containers: int, latency: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
+def rest_simulator(workdir: Path, containers: int) -> Iterator[str]:
+    """Run the simulated REST Podman (bench.restsim); yield its ``unix://`` URL."""
+    sock = workdir / f"restsim-{containers}.sock"
+    log = workdir / f"restsim-{containers}.log"
+    argv = [PYTHON, "-m", "bench.restsim", "--socket", str(sock),
+            "--containers", str(containers)]
+    with process(argv, log) as proc:
+        _wait(lambda: b"listening" in log.read_bytes(), proc, "REST simulator", log)
+        yield f"unix://{sock}"
+
+
+@contextlib.contextmanager
 def exporter(workdir: Path, address: str, *, connections: int = 16,
-             interval: str = "15s") -> Iterator[tuple[int, int]]:
-    """Run the exporter against ``address``; yield (port, pid) once /metrics answers 200."""
+             interval: str = "15s", api: str = "varlink",
+             extra: tuple[str, ...] = ()) -> Iterator[tuple[int, int]]:
+    """Run the exporter against ``address`` (``extra``: more flags); yield (port, pid) once
+    /metrics answers 200."""
     port = free_port()
     log = workdir / f"exporter-{port}.log"
-    argv = [PYTHON, "-m", "podman_exporter", "--podman.url", address, "--podman.api", "varlink",
+    argv = [PYTHON, "-m", "podman_exporter", "--podman.url", address, "--podman.api", api,
             "--web.listen-address", f"127.0.0.1:{port}", "--podman.connections",
-            str(connections), "--collect.interval", interval]
+            str(connections), "--collect.interval", interval, *extra]
     with process(argv, log) as proc:
         _wait(lambda: http_ok(port, "/metrics"), proc, "exporter", log)
         yield port, proc.pid

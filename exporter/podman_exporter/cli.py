@@ -19,6 +19,7 @@ from podman_exporter import __version__
 from podman_exporter.collect.collectors import COLLECTORS
 from podman_exporter.config import (
     APIS,
+    CONTAINER_LABEL_STYLES,
     DEFAULT_ADMIN_LISTEN_ADDRESS,
     LOG_FORMATS,
     LOG_LEVELS,
@@ -39,6 +40,9 @@ from podman_exporter.runner import run
 from podman_exporter.web.admin_guard import read_token
 
 PROG = "podman-exporter"
+MIN_DEFAULT_MAX_AGE = 300.0
+"""Shortest default ``--collect.max-age``: a Podman outage shorter than this keeps the
+last known series, so alerts on them neither resolve nor restart their ``for:``."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     podman.add_argument("--podman.api", choices=APIS, default="auto",
                         help="API the socket speaks; auto detects it (default: %(default)s)")
     podman.add_argument("--podman.connections", type=COUNT, default=8, metavar="N",
-                        help="varlink connections in the pool (default: %(default)s)")
+                        help="connections to Podman kept open and used at once, REST or "
+                        "varlink (default: %(default)s)")
     podman.add_argument("--podman.timeout", type=DURATION, default=5.0, metavar="DURATION",
                         help="timeout of one call to Podman (default: 5s)")
     podman.add_argument("--podman.bridge", metavar="COMMAND",
@@ -73,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--collect.interval", type=DURATION, default=15.0, metavar="DURATION",
                          help="time between collections (default: 15s)")
     collect.add_argument("--collect.max-age", type=DURATION, metavar="DURATION",
-                         help="drop Podman series older than this (default: 3 x interval)")
+                         help="serve Podman series up to this old while Podman or a collector "
+                         "fails, then drop them (default: 5m or 3 x interval, the larger)")
     for spec in COLLECTORS:
         collect.add_argument(f"--collector.{spec.name}", action=argparse.BooleanOptionalAction,
                              default=spec.default,
@@ -85,13 +91,21 @@ def build_parser() -> argparse.ArgumentParser:
                                  help=f"time between runs of the {spec.name} collector "
                                  f"(default: {duration_text(spec.interval)})")
     collect.add_argument("--collector.container.labels", default="", metavar="KEYS",
-                         help="comma-separated container label keys exported as label_<key> "
-                         "on podman_container_info")
+                         help="comma-separated container label keys exported on "
+                         "podman_container_info, named as --collector.container.labels.style "
+                         "says")
+    collect.add_argument("--collector.container.labels.style", choices=CONTAINER_LABEL_STYLES,
+                         default="prefixed",
+                         help="names of the exported container labels: prefixed is "
+                         "label_<key>; go is the key itself, as the Go exporter names it "
+                         "(label_<key> where the key is a built-in label such as name or id) "
+                         "(default: %(default)s)")
     collect.add_argument("--collector.host.info", action=argparse.BooleanOptionalAction,
                          default=True,
-                         help="export podman_host_info, podman_store_info and "
-                         "podman_version_info (hostname, kernel, versions, storage paths); "
-                         "--no-collector.host.info leaves them out (default: enabled)")
+                         help="export podman_host_info, podman_store_info, "
+                         "podman_version_info and podman_system_*_version (hostname, kernel, "
+                         "versions, storage paths); --no-collector.host.info leaves them out "
+                         "(default: enabled)")
     admin = p.add_argument_group("admin")
     admin.add_argument("--admin.token-file", metavar="FILE",
                        help="bearer token enabling the admin endpoint (mode 0600, owned "
@@ -142,7 +156,8 @@ def config_from_args(ns: argparse.Namespace) -> Config:
         return values[flag.replace("-", "_")]
 
     interval = opt("collect.interval")
-    max_age = opt("collect.max-age") if opt("collect.max-age") is not None else 3 * interval
+    max_age = opt("collect.max-age") if opt("collect.max-age") is not None \
+        else max(MIN_DEFAULT_MAX_AGE, 3 * interval)
     if max_age < interval:
         raise ConfigError(f"--collect.max-age ({max_age:g}s) must be at least "
                           f"--collect.interval ({interval:g}s)")
@@ -197,6 +212,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
         collectors=enabled,
         collector_intervals=MappingProxyType(intervals),
         container_labels=labels,
+        container_label_style=opt("collector.container.labels.style"),
         host_info=opt("collector.host.info"),
         admin_token_file=opt("admin.token-file"),
         admin_users_file=opt("admin.users-file"),

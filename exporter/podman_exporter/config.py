@@ -26,6 +26,9 @@ _ASCII_NUMBER = re.compile(r"[0-9]+")
 APIS = ("auto", "varlink", "rest")
 LOG_LEVELS = ("debug", "info", "warn", "error")
 LOG_FORMATS = ("logfmt", "json")
+CONTAINER_LABEL_STYLES = ("prefixed", "go")
+"""Names of exported container labels: ``label_<key>``, or the key itself as the Go
+exporter names them (metrics/labels.py)."""
 
 
 class ConfigError(ValueError):
@@ -119,6 +122,8 @@ class Config:
         default_factory=lambda: MappingProxyType({}))
     """Own interval of each collector slower than ``collect_interval``, by name."""
     container_labels: tuple[str, ...] = ()
+    container_label_style: str = "prefixed"
+    """``prefixed`` (``label_<key>``) or ``go`` (the key itself, as the Go exporter)."""
     host_info: bool = True
     """Export podman_host_info, podman_store_info and podman_version_info (hostname,
     kernel, versions, storage paths: unauthenticated /metrics discloses them)."""

@@ -145,6 +145,7 @@ def run(config: Config) -> int:
         backend = BackendSelector(config, url)
         stack.callback(backend.close)
         cache = ExpositionCache(MetricOptions(container_labels=config.container_labels,
+                                             container_label_style=config.container_label_style,
                                              host_info=config.host_info),
                                 exporter_collectors(config), max_age=config.collect_max_age)
         loop = CollectionLoop(

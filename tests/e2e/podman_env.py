@@ -98,7 +98,9 @@ class PodmanEnv:
 
     def podman(self, *args: str, check: bool = True) -> str:
         """Run podman and return its stdout; raise with stderr when it fails and ``check``."""
-        proc = subprocess.run(self.argv(*args), check=False, env=self.env,
+        # cwd: conmon writes a container's "oom" marker relative to podman's working
+        # directory (Podman 4.3), which must not be the source tree.
+        proc = subprocess.run(self.argv(*args), check=False, env=self.env, cwd=self.base,
                               capture_output=True, text=True, timeout=120)
         if check and proc.returncode != 0:
             raise RuntimeError(f"podman {' '.join(args)} failed ({proc.returncode}): "
@@ -142,7 +144,7 @@ class PodmanEnv:
         """Start ``podman system service`` and return once it answers ``/_ping``."""
         self.socket_path.unlink(missing_ok=True)
         self.service = subprocess.Popen(
-            self.argv("system", "service", "--time=0", self.url), env=self.env,
+            self.argv("system", "service", "--time=0", self.url), env=self.env, cwd=self.base,
             stdout=subprocess.DEVNULL, stderr=(self.base / "service.log").open("ab"),
             start_new_session=True)
         deadline = time.monotonic() + 30

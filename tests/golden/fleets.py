@@ -17,6 +17,7 @@ from podman_exporter.snapshot.model import (
     Health,
     HostInfo,
     Image,
+    Network,
     Pod,
     PodState,
     PortMapping,
@@ -41,6 +42,7 @@ PG = "b1c2d3e4f5a6" + "f" * 52
 DANGLING = "f1b2c3d4e5f6" + "0" * 52
 POD = "7e4b0c2d9a11" + "1" * 52
 INFRA = "0b5c1e7f3a22" + "2" * 52
+NET = "59368ade5a37" + "4" * 52
 
 
 def _collectors(names: tuple[str, ...], failed: str = "") -> tuple[CollectorStatus, ...]:
@@ -82,7 +84,8 @@ def _images() -> tuple[Image, ...]:
     )
 
 
-def _host(swap_total: int | None, swap_free: int, git_commit: str) -> HostInfo:
+def _host(swap_total: int | None, swap_free: int, git_commit: str,
+          rest: bool = False) -> HostInfo:
     return HostInfo(
         hostname="node1",
         kernel="6.1.0-18-amd64",
@@ -100,10 +103,17 @@ def _host(swap_total: int | None, swap_free: int, git_commit: str) -> HostInfo:
         graph_root="/var/lib/containers/storage",
         run_root="/run/containers/storage",
         version=VersionInfo("4.3.1", "go1.19.8", git_commit, "linux/amd64"),
+        # Only the REST API names these components.
+        api_version="4.3.1" if rest else "",
+        runtime_version="crun version 1.14.4" if rest else "",
+        conmon_version="2.1.10" if rest else "",
+        buildah_version="1.33.5" if rest else "",
     )
 
 
-def _stats(cid: str, scale: int) -> ContainerStats:
+def _stats(cid: str, scale: int, packets: bool = False) -> ContainerStats:
+    """Return stats; ``packets``: with the counts only Podman 5's per-interface map has."""
+    counts = (26 * scale, 0, 1, 13 * scale, 2, 0) if packets else (None,) * 6
     return ContainerStats(
         id=cid,
         cpu_seconds=12.5 * scale,
@@ -112,6 +122,12 @@ def _stats(cid: str, scale: int) -> ContainerStats:
         mem_limit_bytes=33_080_606_720,
         net_input_bytes=768 * scale,
         net_output_bytes=5910 * scale,
+        net_input_packets=counts[0],
+        net_input_errors=counts[1],
+        net_input_dropped=counts[2],
+        net_output_packets=counts[3],
+        net_output_errors=counts[4],
+        net_output_dropped=counts[5],
         block_input_bytes=4096 * scale,
         block_output_bytes=0,
         pids=scale,
@@ -224,19 +240,28 @@ def rest_fleet() -> Snapshot:
         up=True,
         api="rest",
         containers=(web, db, job, new),
-        stats=MappingProxyType({WEB: _stats(WEB, 2), DB: _stats(DB, 1)}),
+        stats=MappingProxyType({WEB: _stats(WEB, 2, packets=True), DB: _stats(DB, 1)}),
         sizes=MappingProxyType({WEB: ContainerSize(WEB, 187_000_000, 12_288),
                                 DB: ContainerSize(DB, 431_000_000, 0),
                                 JOB: ContainerSize(JOB, 5_000, 100)}),
         images=_images(),
-        host=_host(swap_total=2_147_483_648, swap_free=2_000_000_000, git_commit="4c1a9c4"),
-        pods=(Pod(id=POD, name="shop", infra_id=INFRA, state=PodState.RUNNING, containers=3),),
+        host=_host(swap_total=2_147_483_648, swap_free=2_000_000_000, git_commit="4c1a9c4",
+                   rest=True),
+        pods=(Pod(id=POD, name="shop", infra_id=INFRA, state=PodState.RUNNING, containers=3,
+                  created=T0 - 3600.75),),
         volumes=(
-            Volume("pgdata", "local", "/var/lib/containers/storage/volumes/pgdata/_data"),
+            Volume("pgdata", "local", "/var/lib/containers/storage/volumes/pgdata/_data",
+                   created=T0 - 7200.25),
             Volume("cache", "local", "/var/lib/containers/storage/volumes/cache/_data"),
         ),
+        networks=(
+            Network(NET, "shop", "bridge", "podman1",
+                    MappingProxyType({"team": "a", "env": "prod"})),
+            Network("2f259bab93aa" + "3" * 52, "podman", "bridge", "podman0"),
+        ),
         collectors=_collectors(
-            ("containers", "host", "images", "pods", "sizes", "stats", "volumes"), failed="stats"
+            ("containers", "host", "images", "pods", "sizes", "stats", "volumes", "networks"),
+            failed="stats",
         ),
         last_success=T0 - 30,
         admin_actions=MappingProxyType(
@@ -314,6 +339,7 @@ def hostile_fleet() -> Snapshot:
         ),
         pods=tuple(Pod(id=t, name=t, infra_id=t) for t in HOSTILE_TEXTS) * 2,
         volumes=(*tuple(Volume(t, t, t) for t in HOSTILE_TEXTS), Volume("", "other", "x")),
+        networks=tuple(Network(t, t, t, t, MappingProxyType({t: t})) for t in HOSTILE_TEXTS),
         collectors=_collectors(("containers",)) + _collectors(("containers",)),
         admin_actions=MappingProxyType({(t, t): 1 for t in HOSTILE_TEXTS}),
     )

@@ -208,11 +208,19 @@ def volume(entry: Doc, t: Target, truth: Doc) -> Doc:
     return {**entry, "LockNumber": VOLUME_LOCK}
 
 
+def network(entry: Doc, t: Target, truth: Doc) -> Doc:
+    """``network_interface``: netavark's bridge names (``podmanN``) for CNI's
+    ``cni-podmanN`` (CNI was removed in 5.0)."""
+    name = re.sub(r"^cni-podman(\d+)$", r"podman\1", entry["network_interface"])
+    return {**entry, "network_interface": name}
+
+
 Change = Callable[[Doc, Target, Doc], Doc]
 BODY: dict[str, Change] = {"stats": stats, "stats-all": stats, "info": info, "version": version}
 """Replies changed as a whole, by file stem."""
 EACH: dict[str, Change] = {"containers": container, "containers-size": container,
-                           "images": image, "pods": pod, "volumes": volume}
+                           "images": image, "pods": pod, "volumes": volume,
+                           "networks": network}
 """List replies changed entry by entry, by file stem."""
 
 

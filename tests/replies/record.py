@@ -84,7 +84,7 @@ def create_zoo(env: PodmanEnv) -> dict[str, Any]:
     # A subnet next to the one private_podman picked (random, so parallel runs don't clash).
     octets = subnet.split("/")[0].split(".")
     rec_subnet = f"10.{octets[1]}.{(int(octets[2]) + 1) % 256}.0/24"
-    env.podman("network", "create", "--subnet", rec_subnet, NETWORK)
+    env.podman("network", "create", "--subnet", rec_subnet, "--label", "purpose=rec", NETWORK)
     env.podman("volume", "create", "--label", "purpose=rec", VOLUME)
     n = NAMES
     net = ("--network", NETWORK)
@@ -236,6 +236,7 @@ def record_rest(env: PodmanEnv, zoo: Zoo, out: Path,
         ("version", f"{API}/version", []),
         ("pods", f"{API}/pods/json", []),
         ("volumes", f"{API}/volumes/json", []),
+        ("networks", f"{API}/networks/json", []),
     ]
     replies = {}
     for name, path, query in requests:

@@ -33,7 +33,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 def test_defaults() -> None:
     config = config_from_args(parse())
     assert config.listen_addresses == (("", 9882),)
-    assert config.collect_interval == 15 and config.collect_max_age == 45
+    assert config.collect_interval == 15 and config.collect_max_age == 300  # 5 min > 3 x 15 s
     assert config.podman_connections == 8 and config.podman_timeout == 5
     assert config.collectors == {s.name for s in COLLECTORS if s.default}
 
@@ -41,13 +41,21 @@ def test_defaults() -> None:
 def test_flags() -> None:
     config = config_from_args(parse(
         "--web.listen-address", "127.0.0.1:9000", "--web.listen-address", "[::1]:9001",
-        "--collect.interval", "1m", "--no-collector.images",
+        "--collect.interval", "3m", "--no-collector.images",
         "--collector.container.labels", "app, tier,", "--podman.timeout", "250ms"))
     assert config.listen_addresses == (("127.0.0.1", 9000), ("::1", 9001))
-    assert config.collect_interval == 60 and config.collect_max_age == 180
+    assert config.collect_interval == 180 and config.collect_max_age == 540  # 3 x interval
     assert "images" not in config.collectors and "stats" in config.collectors
     assert config.container_labels == ("app", "tier")
     assert config.podman_timeout == 0.25
+
+
+def test_container_label_style(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert config_from_args(parse()).container_label_style == "prefixed"
+    config = config_from_args(parse("--collector.container.labels.style", "go"))
+    assert config.container_label_style == "go"
+    monkeypatch.setenv("PODMAN_EXPORTER_COLLECTOR_CONTAINER_LABELS_STYLE", "go")
+    assert config_from_args(parse()).container_label_style == "go"
 
 
 def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,6 +75,8 @@ def test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     (["--web.listen-address", "nope"], {}, "invalid listen address"),
     (["--podman.connections", "0"], {}, "at least 1"),
     (["--podman.api", "grpc"], {}, "invalid choice"),
+    (["--collector.container.labels.style", "bare"], {}, "invalid choice"),
+    ([], {"PODMAN_EXPORTER_COLLECTOR_CONTAINER_LABELS_STYLE": "Go"}, "invalid choice"),
     (["--collect.interval", "10s", "--collect.max-age", "5s"], {}, "must be at least"),
     (["--no-collector.containers"], {}, "--collector.stats needs --collector.containers"),
     (["--web.telemetry-path", "/healthz"], {}, "--web.telemetry-path"),

@@ -31,6 +31,7 @@ from podman_exporter.snapshot.model import (
     ContainerStats,
     HostInfo,
     Image,
+    Network,
     Pod,
     Volume,
 )
@@ -90,6 +91,9 @@ class FleetBackend:
 
     def list_volumes(self) -> Batch[Volume]:
         raise Unsupported("no volumes")
+
+    def list_networks(self) -> Batch[Network]:
+        raise Unsupported("no networks")
 
 
 class Clock:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +215,82 @@ def test_uptime_is_the_hosts(name: str) -> None:
     assert uptime is not None
     assert w["uptime_before"] - tolerance <= uptime <= w["uptime_after"] + tolerance, (
         uptime, w, tolerance)
+
+
+@pytest.mark.parametrize("name", DERIVED)
+def test_5x_packets_errors_and_drops_are_the_hosts(name: str) -> None:
+    """Podman 5 sums nothing itself: the exposed counts are the interfaces' sums, the
+    host's /proc/<pid>/net/dev figures around the stats request."""
+    got = replay_of(name)
+    for c in live():
+        w = window(name, c)
+        for direction, way in (("rx", "input"), ("tx", "output")):
+            for figure in ("packets", "errors", "dropped"):
+                metric = f"podman_container_net_{way}_{figure}_total"
+                low, high = (sum(n[f"{direction}_{figure}"] for i, n in w[when]["net"].items()
+                                 if i != "lo") for when in ("before", "after"))
+                value = got.value(metric, name=c["name"])
+                assert value is not None and low <= value <= high, (c["name"], metric, value)
+    server = got.value("podman_container_net_output_packets_total", name="rec-server")
+    assert server is not None and server > 0  # the download: not a zero-filled map
+
+
+@pytest.mark.parametrize("name", ["podman-4.3-rest", "podman-4.3-varlink"])
+def test_43_has_no_packet_counts(name: str) -> None:
+    got = replay_of(name)
+    net = [m for m in got.samples if m.startswith("podman_container_net_")]
+    assert sorted(net) == ["podman_container_net_input_total",
+                           "podman_container_net_output_total"]
+
+
+def recorded_body(name: str, reply: str) -> Any:
+    """Return the body of rest/<reply>.json of recording ``name``."""
+    path = replay.HERE / RECORDINGS[name][0] / "rest" / f"{reply}.json"
+    return json.loads(path.read_text())["body"]
+
+
+def whole(rfc3339: str) -> float:
+    """Return the whole unix seconds of an RFC 3339 UTC time with nanoseconds."""
+    stamp = datetime.strptime(rfc3339[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    return stamp.timestamp()
+
+
+@pytest.mark.parametrize("name", REST)
+def test_pod_and_volume_creation_times_are_podmans(name: str) -> None:
+    got = replay_of(name)
+    (pod,) = recorded_body(name, "pods")
+    assert got.value("podman_pod_created_seconds", id=pod["Id"][:12]) == whole(pod["Created"])
+    (volume,) = recorded_body(name, "volumes")
+    assert got.value("podman_volume_created_seconds", name=volume["Name"]) == whole(
+        volume["CreatedAt"])
+
+
+@pytest.mark.parametrize("name", REST)
+def test_networks_are_podmans(name: str) -> None:
+    got = replay_of(name)
+    networks = recorded_body(name, "networks")
+    assert len(got.samples["podman_network_info"]) == len(networks) >= 2
+    for n in networks:
+        labels = ",".join(f"{k}={v}" for k, v in sorted((n.get("labels") or {}).items()))
+        assert got.value("podman_network_info", name=n["name"], id=n["id"][:12],
+                         driver=n["driver"], interface=n["network_interface"],
+                         labels=labels) == 1.0, n["name"]
+
+
+@pytest.mark.parametrize("name", REST)
+def test_component_versions_are_podman_infos(name: str) -> None:
+    got = replay_of(name)
+    info = recorded_body(name, "info")
+    runtime = info["host"]["ociRuntime"]["version"].splitlines()[0]  # "runc version 1.1.5..."
+    conmon = info["host"]["conmon"]["version"].removeprefix("conmon version ").split(",")[0]
+    for metric, version in (("api", info["version"]["APIVersion"]), ("runtime", runtime),
+                            ("conmon", conmon), ("buildah", info["host"]["buildahVersion"])):
+        assert got.value(f"podman_system_{metric}_version", version=version) == 1.0, metric
+
+
+def test_varlink_has_no_networks_or_component_versions() -> None:
+    got = replay_of("podman-4.3-varlink")
+    assert not [m for m in got.samples if m.startswith(("podman_network_", "podman_system_"))]
 
 
 # -- Podman versions: which correction applies ------------------------------------------

@@ -146,6 +146,10 @@ def _volumes() -> Fetch:
     return lambda backend, _: _batch(backend.list_volumes())
 
 
+def _networks() -> Fetch:
+    return lambda backend, _: _batch(backend.list_networks())
+
+
 COLLECTORS: tuple[CollectorSpec, ...] = (
     CollectorSpec("containers", True, "containers: info, state, times, health", _containers),
     CollectorSpec("stats", True, "CPU, memory, network, block I/O and pids of running and "
@@ -158,6 +162,7 @@ COLLECTORS: tuple[CollectorSpec, ...] = (
                   stale=_host_stale),
     CollectorSpec("pods", True, "pods (REST API only)", _pods),
     CollectorSpec("volumes", True, "volumes (REST API only)", _volumes),
+    CollectorSpec("networks", True, "networks (REST API only)", _networks),
 )
 
 COLLECTOR_NAMES = tuple(spec.name for spec in COLLECTORS)

@@ -1,7 +1,11 @@
 """Metric families -> the bytes served on /metrics, rendered once per collection.
 
-A scrape only picks one of four ready bodies (classic text or OpenMetrics, plain
-or gzip), so its cost does not grow with the number of containers.
+A scrape only picks one of four bodies (classic text or OpenMetrics, plain or gzip),
+so its cost does not grow with the number of containers. Both plain bodies are
+rendered at publish (their sample lines are formatted once for both: lines.py). A
+gzip form is compressed at most once per collection: at publish when it was asked
+for in one of the last ``GZIP_MEMORY`` collections (so a scrape finds it ready), else
+on the first request that asks for it.
 """
 
 from __future__ import annotations
@@ -13,14 +17,13 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from prometheus_client import Metric
-from prometheus_client.exposition import generate_latest
-from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.registry import Collector
 
+from podman_exporter.exposition.lines import EOF, render_both
 from podman_exporter.exposition.negotiate import wants_openmetrics
 from podman_exporter.metrics import exporter_families, podman_families
 from podman_exporter.metrics.options import MetricOptions
@@ -28,8 +31,12 @@ from podman_exporter.snapshot.snapshot import Snapshot
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-GZIP_LEVEL = 6
-_EOF = b"# EOF\n"
+GZIP_LEVEL = 1
+"""zlib's fastest level (nginx's default): at 1,000 containers 2.5x less CPU than level 6
+for a body about 6 % larger (docs/performance.md)."""
+GZIP_MEMORY = 8
+"""Collections a format's gzip form stays compressed at publish after it was last asked for."""
+_EOF = EOF.encode()
 log = logging.getLogger(__name__)
 
 
@@ -46,28 +53,38 @@ def _malloc_trim() -> Callable[[int], int] | None:
 _TRIM = _malloc_trim()
 
 
-class _Families:
-    """The minimal registry the prometheus_client generators accept."""
-
-    def __init__(self, families: Iterable[Metric]) -> None:
-        self._families = families
-
-    def collect(self) -> Iterable[Metric]:
-        return self._families
-
-
-@dataclass(frozen=True, slots=True)
 class Body:
-    """One rendered format: its content type and its plain and gzip bytes."""
+    """One rendered format: its content type, its plain bytes and their gzip form
+    (compressed once, when first needed)."""
 
-    content_type: str
-    plain: bytes
-    gzipped: bytes
+    __slots__ = ("_gzipped", "_lock", "asked", "content_type", "plain")
 
-    @classmethod
-    def of(cls, content_type: str, data: bytes) -> Body:
-        """Return the body with its gzip form computed."""
-        return cls(content_type, data, gzip.compress(data, GZIP_LEVEL, mtime=0))
+    def __init__(self, content_type: str, plain: bytes) -> None:
+        self.content_type = content_type
+        self.plain = plain
+        self._gzipped: bytes | None = None
+        self._lock = threading.Lock()
+        self.asked = False
+        """Whether the gzip form was asked for (through ``gzipped``)."""
+
+    @property
+    def compressed(self) -> bool:
+        """Return whether the gzip form is ready."""
+        return self._gzipped is not None
+
+    def compress(self) -> bytes:
+        """Return the gzip form, compressing it if no one has yet."""
+        if self._gzipped is None:
+            with self._lock:
+                if self._gzipped is None:
+                    self._gzipped = gzip.compress(self.plain, GZIP_LEVEL, mtime=0)
+        return self._gzipped
+
+    @property
+    def gzipped(self) -> bytes:
+        """Return the gzip form (compressed now if it is not yet) for a response."""
+        self.asked = True
+        return self.compress()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +118,7 @@ class _Part:
 
 
 def _render_part(families: Sequence[Metric]) -> _Part:
-    registry = _Families(families)
-    openmetrics: bytes = generate_openmetrics(registry)  # type: ignore[no-untyped-call]
-    return _Part(generate_latest(registry), openmetrics.removesuffix(_EOF))
+    return _Part(*render_both(families))
 
 
 def _assemble(snapshot: Snapshot, own: _Part, podman: _Part, extra: _Part) -> Exposition:
@@ -113,9 +128,9 @@ def _assemble(snapshot: Snapshot, own: _Part, podman: _Part, extra: _Part) -> Ex
              len(own.openmetrics), len(own.openmetrics) + len(podman.openmetrics))
     return Exposition(
         snapshot=snapshot,
-        text=Body.of(TEXT_CONTENT_TYPE, own.text + podman.text + extra.text),
-        openmetrics=Body.of(OPENMETRICS_CONTENT_TYPE,
-                            own.openmetrics + podman.openmetrics + extra.openmetrics + _EOF),
+        text=Body(TEXT_CONTENT_TYPE, own.text + podman.text + extra.text),
+        openmetrics=Body(OPENMETRICS_CONTENT_TYPE,
+                         own.openmetrics + podman.openmetrics + extra.openmetrics + _EOF),
         podman_spans=spans,
     )
 
@@ -162,6 +177,8 @@ class ExpositionCache:
         self.publish_failures = 0
         self._good: tuple[float, float] | None = None
         """(monotonic time, taken_at) of the last collection rendered without error."""
+        self._unzipped = {"text": GZIP_MEMORY, "openmetrics": GZIP_MEMORY}
+        """Per format: collections since its gzip form was last asked for."""
 
     @property
     def current(self) -> Exposition | None:
@@ -179,8 +196,11 @@ class ExpositionCache:
         own = exporter_families(replace(snapshot, publish_failures=self.publish_failures,
                                         last_publish=self._good and self._good[1]),
                                 self._options)
-        self._current = _assemble(snapshot, _render_part(own), podman,
-                                  _render_part(_extra_families(self._extra)))
+        previous = self._current
+        current = _assemble(snapshot, _render_part(own), podman,
+                            _render_part(_extra_families(self._extra)))
+        self._compress_asked(previous, current)
+        self._current = current
         if _TRIM is not None:
             # A collection frees megabytes of replies, records and sample lines; without
             # this glibc keeps them in the heap (about 10 MB at 1,000 containers).
@@ -188,6 +208,14 @@ class ExpositionCache:
         if snapshot.up and self.first_success is None:
             self.first_success = snapshot.taken_at
         self._ready.set()
+
+    def _compress_asked(self, previous: Exposition | None, current: Exposition) -> None:
+        """Compress the gzip forms asked for lately, so that scrapes find them ready."""
+        for fmt in self._unzipped:
+            asked = previous is not None and getattr(previous, fmt).asked
+            self._unzipped[fmt] = 0 if asked else self._unzipped[fmt] + 1
+            if self._unzipped[fmt] < GZIP_MEMORY:
+                getattr(current, fmt).compress()
 
     def _reuse(self, now: float, snapshot: Snapshot, exc: Exception) -> _Part:
         """Count a failed rendering; return the last Podman series while fresh enough."""

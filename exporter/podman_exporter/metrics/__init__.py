@@ -13,6 +13,7 @@ from podman_exporter.metrics.containers import container_families
 from podman_exporter.metrics.exporter import exporter_families
 from podman_exporter.metrics.host import host_families
 from podman_exporter.metrics.images import image_families
+from podman_exporter.metrics.networks import network_families
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.metrics.pods import pod_families, volume_families
 from podman_exporter.snapshot.snapshot import Snapshot
@@ -22,13 +23,13 @@ __all__ = ["MetricOptions", "build_families", "exporter_families", "podman_famil
 
 def build_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
     """Return the metric families for ``snapshot``: exporter families first, then
-    containers, images, pods, volumes and host."""
+    containers, images, pods, volumes, networks and host."""
     return exporter_families(snapshot, options) + podman_families(snapshot, options)
 
 
 def podman_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
     """Return the families of what Podman reported (containers, images, pods, volumes,
-    host), without the exporter's own."""
+    networks, host), without the exporter's own."""
     families: list[Metric] = []
     if snapshot.containers is not None:
         families += container_families(snapshot.containers, snapshot.stats, options,
@@ -39,6 +40,8 @@ def podman_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
         families += pod_families(snapshot.pods)
     if snapshot.volumes is not None:
         families += volume_families(snapshot.volumes)
+    if snapshot.networks is not None:
+        families += network_families(snapshot.networks)
     if snapshot.host is not None:
         families += host_families(snapshot.host, snapshot.taken_at, info=options.host_info)
     return families

@@ -12,6 +12,8 @@ Sample of the exposition (classic text, HELP lines shortened)::
     podman_container_cpu_seconds_total{id="3c1a5e2f9b7d",name="web",pod_id="",pod_name=""} 12.5
     # TYPE podman_container_mem_usage_bytes gauge
     podman_container_mem_usage_bytes{id="3c1a5e2f9b7d",name="web",pod_id="",pod_name=""} 7.168e+06
+    # TYPE podman_container_net_input_packets_total counter
+    podman_container_net_input_packets_total{id="3c1a5e2f9b7d",name="web",pod_id="",pod_name=""} 26.0
     # TYPE podman_container_exit_code gauge
     podman_container_exit_code{id="5d0e71aa02c4",name="job",pod_id="",pod_name=""} 1.0
     # TYPE podman_container_health gauge
@@ -26,12 +28,17 @@ from collections.abc import Mapping, Sequence
 from prometheus_client.core import Metric
 
 from podman_exporter.metrics.family import Family, finish
-from podman_exporter.metrics.labels import clean, container_label_names, short_id
+from podman_exporter.metrics.labels import (
+    CONTAINER_INFO_LABELS,
+    clean,
+    container_label_names,
+    short_id,
+)
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.snapshot.model import Container, ContainerSize, ContainerStats
 
 BASE_LABELS = ("id", "name", "pod_id", "pod_name")
-INFO_LABELS = ("id", "name", "image", "image_id", "ports", "pod_id", "pod_name")
+INFO_LABELS = CONTAINER_INFO_LABELS
 
 
 def _base(c: Container) -> tuple[str, str, str, str]:
@@ -39,10 +46,16 @@ def _base(c: Container) -> tuple[str, str, str, str]:
     return (c.short_id, c.name, short_id(c.pod_id), c.pod_name)
 
 
-def _whole(seconds: float | None) -> float | None:
-    """Return whole seconds, as the Go exporter's ``Created.Unix()``."""
+def whole_seconds(seconds: float | None) -> float | None:
+    """Return whole seconds, as the Go exporter's ``Created.Unix()`` (floored)."""
     return float(math.floor(seconds)) if seconds is not None and math.isfinite(seconds) \
         else seconds
+
+
+def _net_counts(s: ContainerStats) -> tuple[int | None, ...]:
+    """Return the packets, errors and drops received, then sent."""
+    return (s.net_input_packets, s.net_input_errors, s.net_input_dropped,
+            s.net_output_packets, s.net_output_errors, s.net_output_dropped)
 
 
 def _gauge(name: str, doc: str, unit: str = "") -> Family:
@@ -64,7 +77,7 @@ def container_families(
     Stats and size families carry series only for containers that have an entry in
     ``stats`` / ``sizes`` (by full id); fields that are None are left out.
     """
-    extra = container_label_names(options.container_labels)
+    extra = container_label_names(options.container_labels, options.container_label_style)
     info = Family(
         "info",
         "podman_container_info",
@@ -110,6 +123,17 @@ def container_families(
     mem_limit = _gauge("podman_container_mem_limit_bytes", "Memory limit.", "bytes")
     net_in = _counter("podman_container_net_input_total", "Bytes received over the network.")
     net_out = _counter("podman_container_net_output_total", "Bytes sent over the network.")
+    net_counts = [  # in the order of _net_counts
+        _counter(f"podman_container_net_{way}_{what}_total", f"{doc} (Podman 5.0 and later).")
+        for way, what, doc in (
+            ("input", "packets", "Packets received over the network"),
+            ("input", "errors", "Receive errors on the container's network interfaces"),
+            ("input", "dropped", "Received packets dropped"),
+            ("output", "packets", "Packets sent over the network"),
+            ("output", "errors", "Transmit errors on the container's network interfaces"),
+            ("output", "dropped", "Packets to send dropped"),
+        )
+    ]
     block_in = _counter("podman_container_block_input_total", "Bytes read from block devices.")
     block_out = _counter("podman_container_block_output_total", "Bytes written to block devices.")
     pids = _gauge("podman_container_pids", "Number of processes in the container.")
@@ -127,7 +151,7 @@ def container_families(
             (c.short_id, c.name, c.image, short_id(c.image_id), ports, *base[2:], *label_values)
         )
         state.add(base, c.state.value)
-        created.add(base, _whole(c.created))
+        created.add(base, whole_seconds(c.created))
         size = None if sizes is None else sizes.get(c.id)
         if size is not None:
             rootfs.add(base, size.rootfs_bytes)
@@ -145,6 +169,8 @@ def container_families(
         mem_limit.add(base, s.mem_limit_bytes)
         net_in.add(base, s.net_input_bytes)
         net_out.add(base, s.net_output_bytes)
+        for family, count in zip(net_counts, _net_counts(s), strict=True):
+            family.add(base, count)
         block_in.add(base, s.block_input_bytes)
         block_out.add(base, s.block_output_bytes)
         pids.add(base, s.pids)
@@ -166,6 +192,7 @@ def container_families(
             mem_limit,
             net_in,
             net_out,
+            *net_counts,
             block_in,
             block_out,
             pids,

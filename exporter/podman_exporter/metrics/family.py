@@ -1,8 +1,13 @@
-"""One metric family being filled: skips absent values and repeated label sets."""
+"""One metric family being filled: skips absent values and repeated label sets.
+
+A family keeps its series as label values -> value. The exposition renders them from
+there (exposition/lines.py), without building a prometheus_client ``Sample`` per series;
+``samples`` is built from them on first use, for anything else that reads the family.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from prometheus_client.core import (
@@ -11,10 +16,42 @@ from prometheus_client.core import (
     InfoMetricFamily,
     Metric,
 )
+from prometheus_client.samples import Sample
 
-from podman_exporter.metrics.labels import clean, help_text
+from podman_exporter.metrics.labels import MAX_LABEL_VALUE_BYTES, clean, help_text
 
 Kind = Literal["gauge", "counter", "info"]
+_SAMPLE_SUFFIX = {"counter": "_total", "info": "_info"}
+
+
+class SeriesMetric(Metric):
+    """A prometheus_client family whose samples are its series, as ``add_metric`` would
+    have made them (labels zipped with the label names, an info's value 1)."""
+
+    def __init__(self, proto: Metric, labelnames: tuple[str, ...],
+                 series: Mapping[tuple[str, ...], float]) -> None:
+        # ``proto`` was built (and its name validated) by prometheus_client's own class.
+        self.name = proto.name
+        self.documentation = proto.documentation
+        self.unit = proto.unit
+        self.type = proto.type
+        self.labelnames = labelnames
+        self.series = series
+        self.sample_name = proto.name + _SAMPLE_SUFFIX.get(proto.type, "")
+        self._samples: list[Sample] | None = None
+
+    @property
+    def samples(self) -> list[Sample]:
+        """Return the samples of the series, built once."""
+        if self._samples is None:
+            name, names = self.sample_name, self.labelnames
+            self._samples = [Sample(name, dict(zip(names, key, strict=False)), value)
+                             for key, value in self.series.items()]
+        return self._samples
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        raise AttributeError("a SeriesMetric's samples come from its series")
 
 
 class Family:
@@ -24,34 +61,34 @@ class Family:
     def __init__(
         self, kind: Kind, name: str, doc: str, labels: Sequence[str], unit: str = ""
     ) -> None:
-        self._seen: set[tuple[str, ...]] = set()
+        self._series: dict[tuple[str, ...], float] = {}
         self._counter = kind == "counter"
-        self._metric: GaugeMetricFamily | CounterMetricFamily | InfoMetricFamily
+        self._info = kind == "info"
+        self._labels = tuple(labels)
+        self._proto: Metric
         doc = help_text(doc)
         if kind == "gauge":
-            self._metric = GaugeMetricFamily(name, doc, labels=labels, unit=unit)
+            self._proto = GaugeMetricFamily(name, doc, labels=labels, unit=unit)
         elif kind == "counter":
-            self._metric = CounterMetricFamily(name, doc, labels=labels, unit=unit)
+            self._proto = CounterMetricFamily(name, doc, labels=labels, unit=unit)
         else:
-            self._metric = InfoMetricFamily(name.removesuffix("_info"), doc, labels=labels)
+            self._proto = InfoMetricFamily(name.removesuffix("_info"), doc, labels=labels)
 
     def add(self, values: Sequence[str], value: float | None = 1.0) -> None:
         """Add one series; nothing when ``value`` is None, the label set is already
         present, or a counter value is negative or NaN (invalid for a counter)."""
         if value is None or (self._counter and not value >= 0):
             return
-        key = tuple(clean(v) for v in values)
-        if key in self._seen:
-            return
-        self._seen.add(key)
-        if isinstance(self._metric, InfoMetricFamily):
-            self._metric.add_metric(key, {})
-        else:
-            self._metric.add_metric(key, value)
+        key = tuple(values)
+        joined = "".join(key)
+        if not (joined.isascii() and len(joined) <= MAX_LABEL_VALUE_BYTES):
+            key = tuple(map(clean, key))  # else clean() would return every value as is
+        if key not in self._series:
+            self._series[key] = 1 if self._info else value
 
     def metric(self) -> Metric | None:
         """Return the family, or None when it has no series."""
-        return self._metric if self._metric.samples else None
+        return SeriesMetric(self._proto, self._labels, self._series) if self._series else None
 
 
 def finish(families: Sequence[Family]) -> list[Metric]:

@@ -16,6 +16,14 @@ Sample of the exposition (classic text, HELP lines shortened)::
     podman_store_info{graph_driver_name="overlay",graph_root="/var/lib/containers/storage",run_root="/run/containers/storage"} 1.0
     # TYPE podman_version_info gauge
     podman_version_info{version="4.3.1",go_version="go1.19.8",git_commit="",os_arch="linux/amd64"} 1.0
+    # TYPE podman_system_api_version gauge
+    podman_system_api_version{version="4.3.1"} 1.0
+    # TYPE podman_system_runtime_version gauge
+    podman_system_runtime_version{version="runc version 1.1.5+ds1"} 1.0
+    # TYPE podman_system_conmon_version gauge
+    podman_system_conmon_version{version="2.1.6"} 1.0
+    # TYPE podman_system_buildah_version gauge
+    podman_system_buildah_version{version="1.28.2"} 1.0
 """  # noqa: E501
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ def _scalar(name: str, doc: str, value: float | None, unit: str = "") -> Family:
 
 
 class _Info(Family):
-    """An info family of the host: left out with ``--no-collector.host.info``."""
+    """A family naming the host or its software: left out with ``--no-collector.host.info``."""
 
 
 def _info(name: str, doc: str, labels: dict[str, str]) -> Family:
@@ -42,10 +50,20 @@ def _info(name: str, doc: str, labels: dict[str, str]) -> Family:
     return family
 
 
+def _component(name: str, doc: str, version: str) -> Family:
+    """Return ``podman_system_<name>_version``, named and shaped as the Go exporter's (a
+    gauge of 1 with label ``version``); no series when the version is unknown."""
+    family = _Info("gauge", f"podman_system_{name}_version", f"{doc}; the value is always 1.",
+                   ("version",))
+    family.add((version,), 1.0 if version else None)
+    return family
+
+
 def host_families(host: HostInfo, now: float, info: bool = True) -> list[Metric]:
     """Return the host, store and version families at wall time ``now`` (the uptime is
     ``now`` minus the boot time); None values are left out, and so are the ``*_info``
-    families (hostname, kernel, versions, paths) unless ``info``."""
+    families and the ``podman_system_*_version`` ones (hostname, kernel, versions, paths)
+    unless ``info``."""
     v = host.version
     uptime = None if host.boot_time is None else max(0.0, now - host.boot_time)
     families = (
@@ -115,6 +133,10 @@ def host_families(host: HostInfo, now: float, info: bool = True) -> list[Metric]
                     "os_arch": v.os_arch,
                 },
             ),
+            _component("api", "Podman's API version", host.api_version),
+            _component("runtime", "Name and version of the OCI runtime", host.runtime_version),
+            _component("conmon", "Version of conmon", host.conmon_version),
+            _component("buildah", "Version of Buildah built into Podman", host.buildah_version),
         ]
     )
     return finish([f for f in families if info or not isinstance(f, _Info)])

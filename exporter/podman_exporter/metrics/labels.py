@@ -6,8 +6,9 @@ import functools
 import re
 
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
-_VALID = re.compile(r"[a-zA-Z0-9_]*")
 LABEL_PREFIX = "label_"
+CONTAINER_INFO_LABELS = ("id", "name", "image", "image_id", "ports", "pod_id", "pod_name")
+"""The built-in labels of ``podman_container_info``; no container label takes their names."""
 
 REFRESH_NOTE = "Refreshed every collection interval, not at scrape time."
 MAX_LABEL_VALUE_BYTES = 1024
@@ -48,32 +49,51 @@ def sanitise(key: str) -> str:
     return LABEL_PREFIX + _INVALID.sub("_", key)
 
 
+def _wanted(key: str, style: str) -> tuple[str, bool]:
+    """Return the label name ``key`` asks for under ``style``, and whether it is the key's
+    own spelling (those names are given out first, so they never get a suffix).
+
+    prefixed: ``label_`` + the key with invalid characters replaced by ``_``. go: that
+    bare replacement, as the Go exporter names it, unless it is empty, starts with a
+    digit or ``__`` (not valid or reserved in Prometheus) or is a built-in label of
+    ``podman_container_info``: then the prefixed name.
+    """
+    bare = _INVALID.sub("_", key)
+    if style == "go":
+        if bare and not bare[0].isdigit() and not bare.startswith("__") \
+                and bare not in CONTAINER_INFO_LABELS:
+            return bare, bare == key
+        return sanitise(key), False
+    return sanitise(key), bare == key
+
+
 @functools.lru_cache(maxsize=32)
-def container_label_names(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+def container_label_names(keys: tuple[str, ...],
+                          style: str = "prefixed") -> tuple[tuple[str, str], ...]:
     """Return ``(podman key, label name)`` pairs for the chosen container label keys.
 
     Duplicate keys count once. The rule is deterministic and independent of the
     order of ``keys``:
 
-    1. a key made only of ``[a-zA-Z0-9_]`` is exported as ``label_<key>``;
-    2. the other keys, in code-point order, get ``label_<key with invalid
-       characters replaced by _>``; when that name is already taken, the
+    1. a key made only of ``[a-zA-Z0-9_]`` gets ``label_<key>`` (style prefixed) or,
+       style go, the key itself when that is a valid label name other than a
+       built-in one;
+    2. the other keys, in code-point order, get the name ``_wanted`` gives (invalid
+       characters replaced by ``_``; style go falls back to the ``label_`` name for a
+       built-in, reserved or invalid one); when that name is already taken, the
        first free of ``<name>_2``, ``<name>_3`` ...
 
-    The ``label_`` prefix keeps every name clear of the built-in labels.
-    Pairs are returned in label-name order.
+    With style prefixed, the ``label_`` prefix keeps every name clear of the built-in
+    labels; with style go, the fallback does. Pairs are returned in label-name order.
     """
     unique = sorted(set(keys))
-    names: dict[str, str] = {}
-    taken: set[str] = set()
-    for key in unique:
-        if _VALID.fullmatch(key):
-            names[key] = LABEL_PREFIX + key
-            taken.add(names[key])
+    wanted = {key: _wanted(key, style) for key in unique}
+    names = {key: name for key, (name, own) in wanted.items() if own}
+    taken = set(names.values())
     for key in unique:
         if key in names:
             continue
-        base = candidate = sanitise(key)
+        base = candidate = wanted[key][0]
         n = 2
         while candidate in taken:
             candidate = f"{base}_{n}"

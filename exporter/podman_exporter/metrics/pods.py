@@ -8,8 +8,12 @@ Sample of the exposition (classic text, HELP lines shortened)::
     podman_pod_state{id="7e4b0c2d9a11",name="shop"} 4.0
     # TYPE podman_pod_containers gauge
     podman_pod_containers{id="7e4b0c2d9a11",name="shop"} 3.0
+    # TYPE podman_pod_created_seconds gauge
+    podman_pod_created_seconds{id="7e4b0c2d9a11",name="shop"} 1.699996399e+09
     # TYPE podman_volume_info gauge
     podman_volume_info{name="pgdata",driver="local",mount_point="/var/lib/containers/storage/volumes/pgdata/_data"} 1.0
+    # TYPE podman_volume_created_seconds gauge
+    podman_volume_created_seconds{name="pgdata"} 1.699992799e+09
 """  # noqa: E501
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Sequence
 
 from prometheus_client.core import Metric
 
+from podman_exporter.metrics.containers import whole_seconds
 from podman_exporter.metrics.family import Family, finish
 from podman_exporter.metrics.labels import clean, short_id
 from podman_exporter.snapshot.model import Pod, Volume
@@ -41,6 +46,13 @@ def pod_families(pods: Sequence[Pod]) -> list[Metric]:
     count = Family(
         "gauge", "podman_pod_containers", "Number of containers in the pod.", ("id", "name")
     )
+    created = Family(
+        "gauge",
+        "podman_pod_created_seconds",
+        "Pod creation time, Unix seconds.",
+        ("id", "name"),
+        "seconds",
+    )
     seen: set[tuple[str, str]] = set()
     for pod in sorted(pods, key=lambda p: (p.name, p.id)):
         labels = (short_id(pod.id), pod.name)
@@ -51,16 +63,24 @@ def pod_families(pods: Sequence[Pod]) -> list[Metric]:
         info.add((*labels, short_id(pod.infra_id)))
         state.add(labels, pod.state.value)
         count.add(labels, pod.containers)
-    return finish([info, state, count])
+        created.add(labels, whole_seconds(pod.created))
+    return finish([info, state, count, created])
 
 
 def volume_families(volumes: Sequence[Volume]) -> list[Metric]:
-    """Return the volume family, series ordered by volume name; one series per name."""
+    """Return the volume families, series ordered by volume name; one series per name."""
     info = Family(
         "info",
         "podman_volume_info",
         "Podman volume; the value is always 1.",
         ("name", "driver", "mount_point"),
+    )
+    created = Family(
+        "gauge",
+        "podman_volume_created_seconds",
+        "Volume creation time, Unix seconds.",
+        ("name",),
+        "seconds",
     )
     seen: set[str] = set()
     for volume in sorted(volumes, key=lambda v: (v.name, v.driver, v.mount_point)):
@@ -68,4 +88,5 @@ def volume_families(volumes: Sequence[Volume]) -> list[Metric]:
             continue
         seen.add(clean(volume.name))
         info.add((volume.name, volume.driver, volume.mount_point))
-    return finish([info])
+        created.add((volume.name,), whole_seconds(volume.created))
+    return finish([info, created])

@@ -16,6 +16,7 @@ from podman_exporter.snapshot.model import (
     ContainerStats,
     HostInfo,
     Image,
+    Network,
     Pod,
     Volume,
 )
@@ -89,6 +90,10 @@ class PodmanBackend(Protocol):
 
     def list_volumes(self) -> Batch[Volume]:
         """Return every volume; raise Unsupported where the API has no volumes."""
+        ...
+
+    def list_networks(self) -> Batch[Network]:
+        """Return every network; raise Unsupported where the API has no networks."""
         ...
 
     # Maintenance actions (the admin endpoint). Each returns the affected ids.

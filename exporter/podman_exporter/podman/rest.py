@@ -2,7 +2,7 @@
 
 One call per collector: ``containers/json?all=true``, one bulk
 ``containers/stats?stream=false&containers=...`` for the running containers,
-``images/json``, ``info``, ``pods/json``, ``volumes/json``. Thread-safe: the
+``images/json``, ``info``, ``pods/json``, ``volumes/json``, ``networks/json``. Thread-safe: the
 HTTP pool hands each thread its own keep-alive connection.
 """
 
@@ -25,6 +25,7 @@ from podman_exporter.snapshot.model import (
     ContainerStats,
     HostInfo,
     Image,
+    Network,
     Pod,
     Volume,
 )
@@ -162,6 +163,10 @@ class RestBackend:
     def list_volumes(self) -> Batch[Volume]:
         """Return every volume."""
         return self._batch("/volumes/json", parse.volume, "volume")
+
+    def list_networks(self) -> Batch[Network]:
+        """Return every network."""
+        return self._batch("/networks/json", parse.network, "network")
 
     # Maintenance actions -------------------------------------------------------------
 

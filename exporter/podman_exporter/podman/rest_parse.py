@@ -4,7 +4,7 @@ Rules, the same for every record type:
 
 - A record that is not a JSON object, or lacks its identity (a container's
   ``Id``, an image's ``Id``, a pod's ``Id``, a stats entry's ``ContainerID``,
-  a volume's ``Name``), is dropped and counted in ``Batch.bad``; the other
+  a volume's ``Name``, a network's ``name``), is dropped and counted in ``Batch.bad``; the other
   records are kept (``fields.parse_records``).
 - Any other field of the wrong type becomes ``None`` (its series is absent)
   or an empty string/tuple/mapping for label values, and the record is kept
@@ -34,6 +34,7 @@ from podman_exporter.snapshot.model import (
     Health,
     HostInfo,
     Image,
+    Network,
     Pod,
     PodState,
     PortMapping,
@@ -108,37 +109,51 @@ def stats(rec: Record, swapped: bool | None) -> ContainerStats:
 
     CPU comes from the cumulative counters CPUNano and CPUSystemNano, never from
     the CPU percentage (which depends on the previous sample Podman kept). Network
-    bytes come from the per-interface ``Network`` map where Podman sends one (5.0 and
-    later), else from NetInput/NetOutput, corrected by ``net_pair``.
+    counters come from the per-interface ``Network`` map where Podman sends one (5.0
+    and later), summed over the interfaces; else the bytes come from
+    NetInput/NetOutput, corrected by ``net_pair``, and packets, errors and drops are
+    unknown (Podman 4 has no such counts).
     """
-    net_in, net_out = _network(rec, swapped)
+    net = _network(rec, swapped)
     return ContainerStats(
         id=rec.identity("ContainerID"),
         cpu_seconds=_seconds(rec.count("CPUNano")),
         cpu_system_seconds=_seconds(rec.count("CPUSystemNano")),
         mem_usage_bytes=rec.count("MemUsage"),
         mem_limit_bytes=rec.count("MemLimit"),
-        net_input_bytes=net_in,
-        net_output_bytes=net_out,
+        net_input_bytes=net.get("RxBytes"),
+        net_output_bytes=net.get("TxBytes"),
+        net_input_packets=net.get("RxPackets"),
+        net_input_errors=net.get("RxErrors"),
+        net_input_dropped=net.get("RxDropped"),
+        net_output_packets=net.get("TxPackets"),
+        net_output_errors=net.get("TxErrors"),
+        net_output_dropped=net.get("TxDropped"),
         block_input_bytes=rec.count("BlockInput"),
         block_output_bytes=rec.count("BlockOutput"),
         pids=rec.count("PIDs"),
     )
 
 
-def _network(rec: Record, swapped: bool | None) -> tuple[int | None, int | None]:
-    """Return (received, sent) bytes summed over the ``Network`` map's interfaces, or
-    from NetInput and NetOutput when there is no map."""
+NET_COUNTERS = ("RxBytes", "RxPackets", "RxErrors", "RxDropped",
+                "TxBytes", "TxPackets", "TxErrors", "TxDropped")
+"""The counters of one interface in the stats' ``Network`` map (Podman 5.0 and later)."""
+
+
+def _network(rec: Record, swapped: bool | None) -> dict[str, int | None]:
+    """Return the NET_COUNTERS summed over the ``Network`` map's interfaces (None for a
+    counter some interface lacks); without a map, only RxBytes and TxBytes, from
+    NetInput and NetOutput."""
     if not isinstance(rec.raw("Network"), dict):
-        return net_pair(rec.count("NetInput"), rec.count("NetOutput"), swapped)
+        rx, tx = net_pair(rec.count("NetInput"), rec.count("NetOutput"), swapped)
+        return {"RxBytes": rx, "TxBytes": tx}
     interfaces = rec.sub("Network")
-    rx: int | None = 0
-    tx: int | None = 0
+    totals: dict[str, int | None] = dict.fromkeys(NET_COUNTERS, 0)
     for name in interfaces.names():
         one = interfaces.sub(name)
-        rx = _add(rx, one.count("RxBytes"))
-        tx = _add(tx, one.count("TxBytes"))
-    return rx, tx
+        for key in NET_COUNTERS:
+            totals[key] = _add(totals[key], one.count(key))
+    return totals
 
 
 def _add(total: int | None, part: int | None) -> int | None:
@@ -170,14 +185,40 @@ def pod(rec: Record) -> Pod:
         infra_id=rec.text("InfraId"),
         state=PodState.parse(rec.text("Status")),
         containers=len(members),
+        created=rfc3339(rec.text("Created")),
     )
 
 
 def volume(rec: Record) -> Volume:
     """Return a Volume from one ``volumes/json`` entry."""
     return Volume(
-        name=rec.identity("Name"), driver=rec.text("Driver"), mount_point=rec.text("Mountpoint")
+        name=rec.identity("Name"), driver=rec.text("Driver"), mount_point=rec.text("Mountpoint"),
+        created=rfc3339(rec.text("CreatedAt")),
     )
+
+
+def network(rec: Record) -> Network:
+    """Return a Network from one ``networks/json`` entry (``labels`` is left out when empty)."""
+    return Network(
+        id=rec.text("id"),
+        name=rec.identity("name"),
+        driver=rec.text("driver"),
+        interface=rec.text("network_interface"),
+        labels=rec.labels("labels"),
+    )
+
+
+def runtime_version(text: str) -> str:
+    """Return the OCI runtime's version as the Go exporter shows it: ``host.ociRuntime.version``
+    up to its first ``:``, without the word ``commit``, first line only (lines
+    ``runc version 1.1.5+ds1``, ``commit: ...`` ... -> ``runc version 1.1.5+ds1``)."""
+    return text.split(":", 1)[0].replace("commit", "").split("\n", 1)[0]
+
+
+def conmon_version(text: str) -> str:
+    """Return conmon's version as the Go exporter shows it: ``host.conmon.version`` up to its
+    first ``,``, without ``conmon version`` (``conmon version 2.1.6, commit: ...`` -> ``2.1.6``)."""
+    return text.split(",", 1)[0].replace("conmon version", "").strip()
 
 
 def host_info(rec: Record) -> HostInfo:
@@ -205,4 +246,8 @@ def host_info(rec: Record) -> HostInfo:
             git_commit=ver.text("GitCommit"),
             os_arch=ver.text("OsArch"),
         ),
+        api_version=ver.text("APIVersion"),
+        runtime_version=runtime_version(host.sub("ociRuntime").text("version")),
+        conmon_version=conmon_version(host.sub("conmon").text("version")),
+        buildah_version=host.text("buildahVersion"),
     )

@@ -29,6 +29,7 @@ from podman_exporter.snapshot.model import (
     ContainerStats,
     HostInfo,
     Image,
+    Network,
     Pod,
     Volume,
 )
@@ -148,6 +149,10 @@ class VarlinkBackend:
     def list_volumes(self) -> Batch[Volume]:
         """Volumes do not exist in this interface."""
         raise Unsupported("io.projectatomic.podman has no volumes")
+
+    def list_networks(self) -> Batch[Network]:
+        """Networks do not exist in this interface."""
+        raise Unsupported("io.projectatomic.podman has no networks")
 
     # -- actions -----------------------------------------------------------
 

@@ -114,6 +114,8 @@ def host_info(info: Record, version: Record | None) -> HostInfo:
 
     ``swap_total`` was never filled by the service (always 0): it is reported only when
     non-zero. ``podman.podman_version`` was never filled either: GetVersion supplies it.
+    The interface has no API, OCI runtime, conmon or buildah version: they stay empty
+    (their series are absent).
     """
     host, store, binary = info.sub("host"), info.sub("store"), info.sub("podman")
     swap_total = host.count("swap_total")

@@ -38,6 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed-naming", action="store_true", help="answer Info, not GetInfo (seed naming)"
     )
+    parser.add_argument("--rest-socket", help="also serve the REST event stream "
+                        "(GET /libpod/events) on this unix socket path")
+    parser.add_argument("--crash-loopers", default="0",
+                        help="containers that exit and restart every 5 s (default 0)")
+    parser.add_argument("--events-flood", default="0", help="extra events per second")
+    parser.add_argument("--events-drop-after", default="0",
+                        help="cut each event stream after this many events (0: never)")
 
 
 def _parse(flag: str, text: str, convert: Callable[[str], T], check: Callable[[T], bool]) -> T:
@@ -68,6 +75,10 @@ def options_from_args(args: argparse.Namespace) -> tuple[str, SimOptions]:
         malformed_rate=fraction("--malformed-rate", args.malformed_rate),
         null_lists=args.null_lists,
         seed_naming=args.seed_naming,
+        events_flood=_parse("--events-flood", args.events_flood, float,
+                            lambda v: 0 <= v <= 1e6),
+        events_drop_after=_parse("--events-drop-after", args.events_drop_after, int,
+                                 lambda v: v >= 0),
     )
     options = SimOptions(
         containers=_parse("--containers", args.containers, int, lambda v: 0 <= v <= 1_000_000),
@@ -76,6 +87,7 @@ def options_from_args(args: argparse.Namespace) -> tuple[str, SimOptions]:
         churn_per_minute=_parse("--churn", args.churn, float, lambda v: v >= 0),
         hostile_names=args.hostile_names,
         faults=faults,
+        crash_loopers=_parse("--crash-loopers", args.crash_loopers, int, lambda v: v >= 0),
     )
     return address, options
 
@@ -92,6 +104,14 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"podman-exporter simulate: cannot listen on {address}: {exc}", file=sys.stderr)
         return 1
+    if args.rest_socket:
+        try:
+            handle.serve_rest(args.rest_socket)
+        except OSError as exc:
+            handle.stop()
+            print(f"podman-exporter simulate: cannot listen on {args.rest_socket}: {exc}",
+                  file=sys.stderr)
+            return 1
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

@@ -15,6 +15,7 @@ class SimContext:
     def __init__(self, fleet: Fleet, faults: FaultState) -> None:
         self.fleet = fleet
         self.faults = faults
+        fleet.event_flood = lambda: faults.current.events_flood
         self.stop = threading.Event()
         self._calls: Counter[str] = Counter()
         self._lock = threading.Lock()

@@ -2,7 +2,9 @@
 
 Time is the fleet's own clock (seconds since start, from ``SimOptions.clock``
 plus any advance), so counters and churn are deterministic under a fake clock.
-Churn runs lazily: every call first applies the churn events that fell due.
+Churn runs lazily: every call first applies the churn events that fell due, and with
+them the crash loops' exits and restarts and the event flood, in time order. Every
+change is also logged as Podman's event stream shows it (``events``, sim/events.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from podman_exporter.podman.gotext import NS, ZONES
 from podman_exporter.sim.build import MIB, Builder
+from podman_exporter.sim.lifecycle import TRANSITION_EVENTS, FleetEvents
 from podman_exporter.sim.model import (
     CPU,
     STATES,
@@ -34,7 +37,7 @@ _MAX_CHURN_EVENTS = 10_000
 _STARTED_MONO_NS = 48_213_551  # the service's own start-up time, shown in ``m=+`` tails
 
 
-class FleetCore:
+class FleetCore(FleetEvents):
     """Containers, images and host of one simulated Podman; every method is thread-safe."""
 
     def __init__(self, options: SimOptions) -> None:
@@ -70,6 +73,7 @@ class FleetCore:
                 c.finished_ns = created + int(rng.uniform(2, 50_000) * NS)
         self.created_total = 0
         self.removed_total = 0
+        self._init_events(options)
         self._churn = 0.0
         self._next_churn = math.inf
         self._churn_step = 0
@@ -95,7 +99,13 @@ class FleetCore:
         bisect.insort(self._ids, c.id)
         return c
 
-    def _drop(self, c: SimContainer) -> None:
+    def _drop(self, c: SimContainer, t: float | None = None) -> None:
+        t = self.now() if t is None else t
+        if c.status in ("running", "paused"):
+            self._emit(c, "died", t, 137)
+            self._emit(c, "cleanup", t)
+        self._emit(c, "remove", t)
+        self._crash_due.pop(c.id, None)
         del self._by_id[c.id]
         del self._by_name[c.name]
         del self._ids[bisect.bisect_left(self._ids, c.id)]
@@ -147,17 +157,29 @@ class FleetCore:
             self._next_churn = self.now() + 60.0 / self._churn if self._churn else math.inf
 
     def _tick(self) -> float:
-        """Apply due churn events; return fleet time now."""
+        """Apply due churn, crash-loop and flood events in time order; return fleet time
+        now."""
         now = self.now()
-        if self._next_churn > now:
+        if min(self._next_churn, self._extra_due(now)) > now:
             return now
-        interval = 60.0 / self._churn
-        if (now - self._next_churn) / interval > _MAX_CHURN_EVENTS:
-            self._next_churn = now - interval * _MAX_CHURN_EVENTS
-        while self._next_churn <= now:
-            self._churn_event(self._next_churn)
-            self._next_churn += interval
-        return now
+        if self._next_churn <= now:
+            interval = 60.0 / self._churn
+            if (now - self._next_churn) / interval > _MAX_CHURN_EVENTS:
+                self._next_churn = now - interval * _MAX_CHURN_EVENTS
+        while True:
+            extra = self._extra_due(now)
+            if min(self._next_churn, extra) > now:
+                return now
+            if self._next_churn <= extra:
+                self._churn_event(self._next_churn)
+                self._next_churn += 60.0 / self._churn
+            else:
+                self._fire_extra(extra)
+
+    def pump(self) -> None:
+        """Apply the churn, crash-loop and flood events that fell due."""
+        with self._lock:
+            self._tick()
 
     def _churn_event(self, t: float) -> None:
         step, rng = self._churn_step, self._rng
@@ -165,7 +187,7 @@ class FleetCore:
         if step % 2 == 0 or not self._ids:
             self._create(t)
         else:
-            self._drop(self._by_id[rng.choice(self._ids)])
+            self._drop(self._by_id[rng.choice(self._ids)], t)
         if step % 3 == 2 and self._ids:
             c = self._by_id[rng.choice(self._ids)]
             nxt = {"running": ("exited", "paused"), "paused": ("running",)}.get(
@@ -179,14 +201,21 @@ class FleetCore:
         c.started_ns = wall + int(0.3 * NS)
         c.since = t
         c.counters = [0.0] * 6
+        for action in ("create", "init", "start"):
+            self._emit(c, action, t)
         self.created_total += 1
         self._changed.notify_all()
         return c
 
-    def _transition(self, c: SimContainer, status: str, t: float, exit_code: int = 0) -> None:
-        """Move ``c`` to ``status`` at fleet time ``t`` as Podman would."""
+    def _transition(self, c: SimContainer, status: str, t: float, exit_code: int = 0,
+                    emit: bool = True) -> None:
+        """Move ``c`` to ``status`` at fleet time ``t`` as Podman would, logging the events
+        Podman logs for it unless ``emit`` is False."""
         if status not in STATES:
             raise ActionFailed(f"unknown state {status!r}")
+        if emit:
+            for action in TRANSITION_EVENTS.get((c.status == "paused", c.running, status), ()):
+                self._emit(c, action, t, exit_code if action == "died" else 0)
         c.fold(t)
         old = c.status
         c.status = status

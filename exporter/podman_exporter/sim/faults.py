@@ -1,4 +1,5 @@
-"""Faults the simulator injects: latency, errors, hangs, drops, malformed records."""
+"""Faults the simulator injects: latency, errors, hangs, drops, malformed records, and on
+the REST event stream dropped connections and an event flood."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ class Faults:
     Rate tables map a method name (or ``*`` for every method) to a probability
     in [0, 1]. Latency and jitter are seconds: each call waits
     ``latency + uniform(0, jitter)`` before it is answered.
+
+    On the REST event stream (sim/rest.py): ``events_drop_after`` > 0 closes each stream
+    abruptly, in the middle of a line, after that many events; ``events_flood`` adds that
+    many events per second to the fleet's event log (``exec``/``exec_died``).
+    ``malformed_rate`` also puts a malformed line before an event with that probability.
     """
 
     latency: float = 0.0
@@ -41,6 +47,8 @@ class Faults:
     malformed_rate: float = 0.0
     null_lists: bool = False
     seed_naming: bool = False
+    events_drop_after: int = 0
+    events_flood: float = 0.0
 
     def __post_init__(self) -> None:
         """Validate; raises ValueError naming the bad field."""
@@ -50,6 +58,8 @@ class Faults:
             raise ValueError(f"error_kind must be one of {', '.join(ERROR_KINDS)}")
         if not 0.0 <= self.malformed_rate <= 1.0:
             raise ValueError("malformed_rate must be within [0, 1]")
+        if self.events_drop_after < 0 or not 0.0 <= self.events_flood <= 1e6:
+            raise ValueError("events_drop_after must be >= 0, events_flood within [0, 1e6]")
         known = podman_methods() | {ALL_METHODS}
         for name in ("error_rates", "hang_rates", "drop_rates"):
             for method, rate in getattr(self, name).items():
@@ -80,6 +90,8 @@ class Faults:
             "malformed_rate": self.malformed_rate,
             "null_lists": self.null_lists,
             "seed_naming": self.seed_naming,
+            "events_drop_after": self.events_drop_after,
+            "events_flood": self.events_flood,
         }
 
     def merged(self, record: Mapping[str, Any]) -> Faults:

@@ -170,6 +170,7 @@ class Fleet(FleetCore):
             now, c = self._tick(), self._find(name)
             if c.status == "paused":
                 raise ActionFailed(f"cannot restart paused container {c.id}")
+            self._emit(c, "restart", now)  # podman restart logs it first, then died
             if c.running:
                 self._transition(c, "exited", now, 0)
             self._transition(c, "running", now)
@@ -183,6 +184,7 @@ class Fleet(FleetCore):
                 raise ActionFailed(f"invalid signal {signal}")
             if not c.running:
                 raise ActionFailed(f"can only kill running containers, {c.id} is {c.status}")
+            self._emit(c, "kill", now)
             if signal in (9, 15):
                 self._transition(c, "exited", now, 128 + signal)
             return c.id

@@ -15,7 +15,9 @@ class SimOptions:
 
     ``clock`` is a monotonic clock in seconds: counters and churn follow it, so a
     test can pass a fake one. ``start_wall`` (epoch seconds) fixes the wall time
-    the service starts at; None takes the real time.
+    the service starts at; None takes the real time. The last ``crash_loopers`` of the
+    containers (as many as there are) run with restart policy always and exit every
+    ``crash_period`` seconds.
     """
 
     containers: int = 50
@@ -27,6 +29,8 @@ class SimOptions:
     start_wall: float | None = None
     clock: Callable[[], float] = time.monotonic
     backlog: int = 128
+    crash_loopers: int = 0
+    crash_period: float = 5.0
 
     def __post_init__(self) -> None:
         """Validate; raises ValueError naming the bad option."""
@@ -36,8 +40,12 @@ class SimOptions:
             raise ValueError("churn_per_minute must not be negative")
         if self.backlog < 1:
             raise ValueError("backlog must be >= 1")
+        if self.crash_loopers < 0 or not self.crash_period > 0:
+            raise ValueError("crash_loopers must be >= 0 and crash_period > 0")
 
     @classmethod
     def demo(cls) -> SimOptions:
-        """Return the options of demo mode: a lively fleet with hostile strings."""
-        return cls(containers=40, images=15, churn_per_minute=6.0, hostile_names=True)
+        """Return the options of demo mode: a lively fleet with hostile strings and a
+        crash-looping container."""
+        return cls(containers=40, images=15, churn_per_minute=6.0, hostile_names=True,
+                   crash_loopers=1)

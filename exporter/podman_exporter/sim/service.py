@@ -27,6 +27,7 @@ from podman_exporter.sim.faults import FaultState
 from podman_exporter.sim.fleet import Fleet
 from podman_exporter.sim.options import SimOptions
 from podman_exporter.sim.podman_api import PodmanAPI
+from podman_exporter.sim.rest import RestServer, start_rest
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,14 @@ class SimulatorHandle:
         self.fleet: Fleet = server.ctx.fleet
         self.faults: FaultState = server.ctx.faults
         self.address = _address_of(server)
+        self._rest: list[RestServer] = []
+
+    def serve_rest(self, path: str) -> RestServer:
+        """Serve the fleet's REST event stream (sim/rest.py) on a unix socket at ``path``
+        too; return its server (``url``, ``stop()``), which ``stop()`` stops as well."""
+        server = start_rest(path, self._ctx)
+        self._rest.append(server)
+        return server
 
     def calls(self) -> dict[str, int]:
         """Return the calls served so far by full method name."""
@@ -156,6 +165,8 @@ class SimulatorHandle:
         if self._ctx.stop.is_set():
             return
         self._ctx.stop.set()
+        for rest in self._rest:
+            rest.stop()
         self._server.shutdown()
         self._server.close_connections()
         self._server.server_close()

@@ -164,6 +164,14 @@ class ContainerStats:
     mem_limit_bytes: int | None = None
     net_input_bytes: int | None = None
     net_output_bytes: int | None = None
+    net_input_packets: int | None = None
+    """Packets received (Podman 5.0 and later: its per-interface ``Network`` map)."""
+    net_input_errors: int | None = None
+    net_input_dropped: int | None = None
+    net_output_packets: int | None = None
+    """Packets sent (Podman 5.0 and later)."""
+    net_output_errors: int | None = None
+    net_output_dropped: int | None = None
     block_input_bytes: int | None = None
     block_output_bytes: int | None = None
     pids: int | None = None
@@ -219,6 +227,13 @@ class HostInfo:
     version: VersionInfo = field(default_factory=VersionInfo)
     uptime_ranges: tuple[tuple[float, float], ...] = ()
     """True uptimes, ``[low, high)`` seconds, that Podman's uptime text can stand for."""
+    api_version: str = ""
+    """Podman's API version (REST ``version.APIVersion``); "" when unknown, as the
+    other component versions below."""
+    runtime_version: str = ""
+    """The OCI runtime's name and version, e.g. ``runc version 1.1.5``."""
+    conmon_version: str = ""
+    buildah_version: str = ""
 
 
 class PodState(enum.IntEnum):
@@ -248,6 +263,7 @@ class Pod:
     infra_id: str = ""
     state: PodState = PodState.UNKNOWN
     containers: int | None = None
+    created: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +273,19 @@ class Volume:
     name: str
     driver: str = ""
     mount_point: str = ""
+    created: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """One network (REST backend only)."""
+
+    id: str
+    name: str
+    driver: str = ""
+    interface: str = ""
+    """The host's network interface of the network, e.g. the bridge ``podman1``."""
+    labels: Mapping[str, str] = field(default_factory=lambda: EMPTY_LABELS)
 
 
 T = TypeVar("T")

@@ -12,6 +12,7 @@ from podman_exporter.snapshot.model import (
     ContainerStats,
     HostInfo,
     Image,
+    Network,
     Pod,
     Volume,
 )
@@ -51,6 +52,7 @@ class Snapshot:
     host: HostInfo | None = None
     pods: tuple[Pod, ...] | None = None
     volumes: tuple[Volume, ...] | None = None
+    networks: tuple[Network, ...] | None = None
     collectors: tuple[CollectorStatus, ...] = ()
     last_success: float | None = None
     """Unix time of the last collection in which every enabled collector succeeded."""

@@ -3,11 +3,14 @@ router that sends /admin to the admin app on its own listeners (never on the met
 listeners).
 
 No Podman I/O and no rendering happens here: every answer comes from the
-ExpositionCache that the collection loop fills.
+ExpositionCache that the collection loop fills. The one exception is a gzip form not
+compressed at publish (not asked for lately): the first request that wants it
+compresses it once, in a worker thread so the event loop keeps serving.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -67,7 +70,9 @@ class MetricsApp:
             return
         body = exposition.negotiate(header(scope, b"accept"))
         if accepts_gzip(header(scope, b"accept-encoding")):
-            await respond(send, 200, body.gzipped, body.content_type, head=head,
+            zipped = body.gzipped if body.compressed else await asyncio.to_thread(
+                lambda: body.gzipped)
+            await respond(send, 200, zipped, body.content_type, head=head,
                           headers=((b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")))
         else:
             await respond(send, 200, body.plain, body.content_type, head=head,

@@ -7,7 +7,8 @@ What is re-read: the admin token file, the admin users file and the web config f
 - when one of those files, or a certificate or key file the web config names, changes:
   a background thread compares each file's (device, inode, size, mtime, ctime) every
   ``CHECK_INTERVAL`` seconds (a few ``stat`` calls), so a rotated token stops working
-  within that time without a signal, and at once with one.
+  within that time without a signal, and at once with one. With no such file (no
+  ``--web.config.file`` or admin credentials) the thread only waits for ``SIGHUP``.
 
 A reload is all or nothing: every file is read and validated as at start (the token's
 owner, mode and strength; bcrypt hashes; TLS files loaded into a scratch context), and
@@ -260,7 +261,8 @@ class Reloader:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            requested = self._wake.wait(self.check_interval)
+            # Nothing to watch (no file flags): sleep until SIGHUP or stop, no polling.
+            requested = self._wake.wait(self.check_interval if self._stamps else None)
             if self._stop.is_set():
                 return
             try:

@@ -1,0 +1,174 @@
+"""Metric families -> text and OpenMetrics bytes, each sample line formatted once.
+
+For the families of metrics/family.py (gauges, counters and infos with plain names),
+a sample line is the same in both formats, so it is formatted once and shared; only
+the HELP/TYPE/UNIT lines differ. A container's label text is formatted once and shared
+by every family with the same label names. The bytes equal what prometheus_client's
+``generate_latest`` of either format makes (tests/unit/test_render_lines.py holds them
+to it); any other family (the process, platform and GC collectors) is rendered by
+prometheus_client itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from prometheus_client import Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+from podman_exporter.metrics.family import SeriesMetric
+
+EOF = "# EOF\n"
+_PLAIN_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+"""A metric or label name both formats write as it is (prometheus_client's OpenMetrics
+writer turns a ``:`` of a sample name into ``_``: such names take the library's path)."""
+_EXACT = 2**53
+"""Integers below this are exact as floats: their text is made from their digits."""
+
+def go_float(value: float) -> str:
+    """Return ``value`` as prometheus_client's ``floatToGoString`` writes it."""
+    if type(value) is int and 0 < value < _EXACT:  # byte counts: no float detour
+        if value < 1_000_000:
+            return f"{value}.0"
+        s = str(value)
+        digits = s.rstrip("0")
+        return f"{digits[0]}.{digits[1:]}e+{len(s) - 1:02d}" if len(digits) > 1 \
+            else f"{digits}e+{len(s) - 1:02d}"
+    d = float(value)
+    s = repr(d)
+    dot = s.find(".")
+    if dot > 6 and d > 0:  # Go switches to exponents sooner than Python
+        mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1:]}".rstrip("0.")
+        return f"{mantissa}e+{dot - 1:02d}"
+    if dot < 0 and s[-1] in "fn":  # inf, -inf, nan
+        return "+Inf" if d > 0 else "-Inf" if d < 0 else "NaN"
+    return s
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+
+
+def _label_text(names: tuple[str, ...], values: tuple[str, ...]) -> str:
+    """Return the ``{name="value",...}`` of one series ("" without labels): names
+    sorted, values escaped, as both of prometheus_client's writers do."""
+    labels = dict(zip(names, values, strict=False))
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items())) + "}"
+
+
+class _Labels:
+    """Formats the label text of the series of families with the same label names.
+
+    Texts are found by the identity of the label values: the metric modules hand every
+    family of a container the same tuple, and the families (so the tuples) live for the
+    whole rendering, so an id stands for one tuple; an equal tuple of another identity
+    only costs its text again.
+    """
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.order = sorted(range(len(names)), key=names.__getitem__)
+        self.template = "{" + ",".join(f'{names[i]}="%s"' for i in self.order) + "}"
+        self.known: dict[int, str] = {}
+
+    def text(self, values: tuple[str, ...]) -> str:
+        """Return the label text of one series (as _label_text)."""
+        if len(values) != len(self.names) or not values:
+            return _label_text(self.names, values)
+        joined = "".join(values)
+        ordered = [values[i] for i in self.order]
+        if "\\" in joined or "\n" in joined or '"' in joined:
+            ordered = [_escape(v) for v in ordered]
+        text = self.known[id(values)] = self.template % tuple(ordered)
+        return text
+
+
+class Formatted:
+    """What the families of one rendering share: label texts by label names, and the
+    text of each value already written."""
+
+    def __init__(self) -> None:
+        self.labels: dict[tuple[str, ...], _Labels] = {}
+        self.values: dict[float, str] = {}
+
+
+def _shared(metric: Metric) -> SeriesMetric | None:
+    """Return ``metric`` when its sample lines can be formatted here, else None."""
+    if not isinstance(metric, SeriesMetric) or not _PLAIN_NAME.match(metric.sample_name):
+        return None
+    if not all(_PLAIN_NAME.match(n) for n in metric.labelnames) or \
+            len(set(metric.labelnames)) != len(metric.labelnames):
+        return None
+    return metric
+
+
+def sample_lines(metric: SeriesMetric, shared: Formatted) -> str:
+    """Return the sample lines of a family, formatting through (and into) ``shared``."""
+    labels = shared.labels.get(metric.labelnames)
+    if labels is None:
+        labels = shared.labels[metric.labelnames] = _Labels(metric.labelnames)
+    known, label_text, written = labels.known, labels.text, shared.values
+    prefix = metric.sample_name
+    lines = []
+    for values, value in metric.series.items():
+        text = known.get(id(values)) or label_text(values)
+        number = written.get(value) if value else None  # 0.0 and -0.0 are equal keys
+        if number is None:
+            number = go_float(value)
+            if value:
+                written[value] = number
+        lines.append(f"{prefix}{text} {number}\n")
+    return "".join(lines)
+
+
+def text_header(metric: Metric) -> str:
+    """Return the HELP and TYPE lines of the classic text format."""
+    name, kind = metric.name, metric.type
+    if kind == "counter":
+        name += "_total"
+    elif kind == "info":
+        name, kind = name + "_info", "gauge"
+    doc = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
+    return f"# HELP {name} {doc}\n# TYPE {name} {kind}\n"
+
+
+def openmetrics_header(metric: Metric) -> str:
+    """Return the HELP, TYPE and (with a unit) UNIT lines of OpenMetrics."""
+    name = metric.name
+    doc = metric.documentation.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    unit = f"# UNIT {name} {metric.unit}\n" if metric.unit else ""
+    return f"# HELP {name} {doc}\n# TYPE {name} {metric.type}\n{unit}"
+
+
+class _One:
+    """A registry of one family, for prometheus_client's writers."""
+
+    def __init__(self, metric: Metric) -> None:
+        self._metric = metric
+
+    def collect(self) -> Iterable[Metric]:
+        return (self._metric,)
+
+
+def render_both(families: Sequence[Metric]) -> tuple[bytes, bytes]:
+    """Return the classic text and the OpenMetrics (without ``# EOF``) of ``families``;
+    raise as prometheus_client would (UnicodeEncodeError for a lone surrogate...)."""
+    formatted = Formatted()
+    text: list[str] = []
+    openmetrics: list[str] = []
+    for metric in families:
+        shared = _shared(metric)
+        if shared is not None:
+            lines = sample_lines(shared, formatted)
+            text += (text_header(shared), lines)
+            openmetrics += (openmetrics_header(shared), lines)
+        else:
+            one = _One(metric)
+            text.append(generate_latest(one).decode())
+            om: bytes = generate_openmetrics(one)  # type: ignore[no-untyped-call]
+            openmetrics.append(om.decode().removesuffix(EOF))
+    return "".join(text).encode(), "".join(openmetrics).encode()
