@@ -9,7 +9,8 @@ import os
 import signal
 import ssl
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import cast
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.registry import Collector
@@ -17,11 +18,20 @@ from prometheus_client.registry import Collector
 from podman_exporter import __version__
 from podman_exporter.collect.collectors import COLLECTORS
 from podman_exporter.collect.loop import CollectionLoop
+from podman_exporter.collect.watch import (
+    EventSource,
+    EventWatch,
+    ListingEvents,
+    dispatch_kernel_oom,
+)
 from podman_exporter.config import Config
 from podman_exporter.exposition.render import ExpositionCache
 from podman_exporter.logsetup import setup_logging
 from podman_exporter.metrics.options import MetricOptions
-from podman_exporter.podman.select import BackendSelector
+from podman_exporter.podman.backend import PodmanBackend
+from podman_exporter.podman.kmsg import KernelOomLog
+from podman_exporter.podman.rest import RestBackend
+from podman_exporter.podman.select import BackendSelector, socket_path
 from podman_exporter.web.admin import AdminApp
 from podman_exporter.web.app import MetricsApp, Router
 from podman_exporter.web.asgi import ASGIApp
@@ -50,8 +60,9 @@ def exporter_collectors(config: Config) -> list[Collector]:
 
 
 @contextlib.contextmanager
-def demo_podman(config: Config) -> Iterator[str]:
-    """Run the simulated Podman for --demo; yield its varlink address."""
+def demo_podman(config: Config) -> Iterator[tuple[str, str]]:
+    """Run the simulated Podman for --demo; yield its varlink address and the URL of its
+    REST event stream."""
     from podman_exporter.sim import SimOptions, start_simulator  # noqa: PLC0415 (demo only)
 
     with contextlib.ExitStack() as stack:
@@ -61,9 +72,26 @@ def demo_podman(config: Config) -> Iterator[str]:
         options = dataclasses.replace(SimOptions.demo(), containers=config.demo_containers)
         handle = start_simulator(f"unix:{path}", options)
         stack.callback(handle.stop)
+        events = handle.serve_rest(path + ".events")
         log.info("demo mode: simulated Podman (%d containers) at unix:%s",
                  config.demo_containers, path)
-        yield f"unix:{path}"
+        yield f"unix:{path}", events.url
+
+
+def events_source(backend: PodmanBackend, refresh: Callable[[frozenset[str]], None],
+                  watches: list[EventWatch], events_url: str | None = None) -> EventSource:
+    """Return what counts the endpoint's events: an EventWatch on the REST event stream
+    (``events_url``, else the backend's own; memory cgroups read when Podman is on a
+    local socket), started and added to ``watches``; counts derived from listings for
+    varlink."""
+    if events_url is None and not isinstance(backend, RestBackend):
+        return ListingEvents()
+    url = events_url or cast(RestBackend, backend).url
+    watch = EventWatch(url, refresh, read_cgroups=events_url is None
+                       and socket_path(url) is not None)
+    watch.start()
+    watches.append(watch)
+    return watch
 
 
 def build_admin(config: Config, *, loop: CollectionLoop, backend: BackendSelector,
@@ -139,9 +167,15 @@ def run(config: Config) -> int:
         log.error("%s", exc)
         return 1
     with contextlib.ExitStack() as stack:
-        url = stack.enter_context(demo_podman(config)) if config.demo else None
+        url, events_url = stack.enter_context(demo_podman(config)) if config.demo \
+            else (None, None)
         if config.demo:
             config = dataclasses.replace(config, podman_api="varlink")
+        watches: list[EventWatch] = []
+        if not config.demo:
+            kernel = KernelOomLog(dispatch_kernel_oom(watches))
+            if kernel.start():
+                stack.callback(kernel.stop)
         backend = BackendSelector(config, url)
         stack.callback(backend.close)
         cache = ExpositionCache(MetricOptions(container_labels=config.container_labels,
@@ -155,6 +189,8 @@ def run(config: Config) -> int:
             max_age=config.collect_max_age,
             publish=cache.publish,
             intervals=config.collector_intervals,
+            events_for=lambda backend: events_source(backend, loop.trigger, watches,
+                                                     events_url),
         )
         live, reloader = build_live_app(config, current, cache=cache, loop=loop,
                                         backend=backend, ssl_context=ssl_context)

@@ -21,13 +21,13 @@ Scrape = dict[str, list[Sample]]
 class Exporter:
     """One running ``podman-exporter`` and a scraper of its /metrics."""
 
-    def __init__(self, args: list[str], log: Path) -> None:
+    def __init__(self, args: list[str], log: Path, interval: str = "1s") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/metrics"
         exe = shutil.which("podman-exporter") or str(Path(sys.executable).with_name(
             "podman-exporter"))
         self.proc = subprocess.Popen(
-            [exe, *args, "--collect.interval", "1s",
+            [exe, *args, "--collect.interval", interval,
              "--web.listen-address", f"127.0.0.1:{self.port}"],
             stdout=log.open("ab"), stderr=subprocess.STDOUT)
         self.log = log

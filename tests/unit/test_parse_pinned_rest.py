@@ -50,6 +50,7 @@ def test_every_container_matches_what_podman_inspect_said() -> None:
         assert c.pod_id == (t["pod"] or "")
         assert c.pod_name == pod_names.get(t["pod"] or "", "")
         assert c.health is (Health.parse(t["health"]) if t["health"] else Health.UNKNOWN)
+        assert c.pid == (t["pid"] or None)  # inspect's State.Pid, 0 when not running
 
 
 def test_the_zoo_states_and_exit_code() -> None:

@@ -32,7 +32,9 @@ from types import MappingProxyType
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from podman_exporter.collect.collectors import CollectorSpec, Fetch, Outcome
+from podman_exporter.collect.watch import EventSource
 from podman_exporter.podman.backend import PodmanBackend, PodmanError, Unsupported
+from podman_exporter.snapshot.events import EventsSnapshot
 from podman_exporter.snapshot.snapshot import CollectorStatus, Snapshot
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,10 @@ class _Run:
     unsupported: bool = False
     seconds: float = 0.0
     skipped: bool = False
-    """A slow collector whose data is not yet due: it did not run."""
+    """A slow collector whose data is not yet due, or one a refresh leaves out: it did
+    not run."""
+    started: float = 0.0
+    """``time.monotonic`` when the fetch began (a listing's time for the event counts)."""
 
 
 @dataclass
@@ -79,6 +84,8 @@ class CollectionLoop:
     """Measures ages: max-age and the slow collectors' intervals."""
     intervals: Mapping[str, float] = field(default_factory=dict)
     """Own interval of the collectors slower than ``interval``, by name."""
+    events_for: Callable[[PodmanBackend], EventSource | None] | None = None
+    """Return the event counts to publish for the backend, once it is first resolved."""
     _held: dict[str, _Held] = field(default_factory=dict)
     _admin: dict[tuple[str, str], int] = field(default_factory=dict)
     _last_success: float | None = None
@@ -94,6 +101,9 @@ class CollectionLoop:
         default_factory=lambda: ThreadPoolExecutor(8, thread_name_prefix="collector")
     )
     _fetch: dict[str, Fetch] = field(default_factory=dict)
+    _events: EventSource | None = None
+    _wanted: set[str] | None = field(default_factory=set)
+    """Sections asked for by refreshes since the last collection; None: all of them."""
 
     def __post_init__(self) -> None:
         self._fetch = {spec.name: spec.factory() for spec in self.collectors}
@@ -113,28 +123,43 @@ class CollectionLoop:
         )
         self._scheduler.start()
 
-    def trigger(self) -> None:
+    def trigger(self, sections: frozenset[str] | None = None) -> None:
         """Collect as soon as possible, and after any collection running now: the
-        collection that follows reflects every change made before this call."""
+        collection that follows reflects every change made before this call. With
+        ``sections``, only those collectors run (a refresh after Podman's events); the
+        others' last results stand."""
+        with self._lock:
+            if sections is None:
+                self._wanted = None
+            elif self._wanted is not None:
+                self._wanted |= sections
         self._pending.set()
         threading.Thread(target=self._triggered, name="collect-now", daemon=True).start()
 
     def _scheduled(self) -> None:
         with self._running:
-            self._pending.clear()
+            self._take_wanted()
             self.collect_once()
 
     def _triggered(self) -> None:
         with self._running:
             if self._pending.is_set():  # else a collection started since did the work
-                self._pending.clear()
-                self.collect_once()
+                wanted = self._take_wanted()
+                self.collect_once(None if wanted is None else frozenset(wanted))
+
+    def _take_wanted(self) -> set[str] | None:
+        with self._lock:
+            self._pending.clear()
+            wanted, self._wanted = self._wanted, set()
+        return wanted
 
     def stop(self) -> None:
         """Stop the scheduler and wait for a running collection to end."""
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        if self._events is not None:
+            self._events.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
         log.info("collection stopped")
 
@@ -143,9 +168,10 @@ class CollectionLoop:
         with self._lock:
             self._admin[(action, result)] = self._admin.get((action, result), 0) + 1
 
-    def collect_once(self) -> Snapshot:
-        """Run every enabled collector once, publish and return the Snapshot."""
-        runs = self._run_all()
+    def collect_once(self, only: frozenset[str] | None = None) -> Snapshot:
+        """Run every enabled collector once (or those named in ``only`` that have run
+        before), publish and return the Snapshot."""
+        runs = self._run_all(only)
         now, mono = self.clock(), self.monotonic()
         statuses = []
         sections: dict[str, object] = {}
@@ -179,6 +205,7 @@ class CollectionLoop:
             )
         if answered and all(s.success for s in statuses):
             self._last_success = now
+        events = self._observe_events(runs)
         with self._lock:
             admin = MappingProxyType(dict(self._admin))
         snapshot = Snapshot(
@@ -188,6 +215,7 @@ class CollectionLoop:
             collectors=tuple(sorted(statuses, key=lambda s: s.name)),
             last_success=self._last_success,
             admin_actions=admin,
+            events=events,
             **sections,  # type: ignore[arg-type]
         )
         try:
@@ -195,6 +223,16 @@ class CollectionLoop:
         except Exception:  # a rendering bug must not stop collecting
             log.exception("publishing the snapshot failed")
         return snapshot
+
+    def _observe_events(self, runs: Mapping[str, _Run]) -> EventsSnapshot | None:
+        """Give the event counts this collection's container listing; return them."""
+        if self._events is None:
+            return None
+        listing = runs.get("containers")
+        if listing is not None and not listing.skipped and listing.error is None \
+                and listing.outcome is not None and isinstance(listing.outcome.value, tuple):
+            self._events.observe(listing.outcome.value, listing.started)
+        return self._events.snapshot()
 
     def _log_outage(self, answered: bool, mono: float, runs: Mapping[str, _Run]) -> None:
         """Log the start (with its reason) and the end of an outage of Podman, once each."""
@@ -206,13 +244,16 @@ class CollectionLoop:
             log.info("Podman reachable again after %.0fs", mono - self._down_since)
             self._down_since = None
 
-    def _run_all(self) -> dict[str, _Run]:
-        """Run the due collectors; any exception, in resolving the backend or in a
-        collector, is the failure of the collectors it concerns, never an escape."""
+    def _run_all(self, only: frozenset[str] | None = None) -> dict[str, _Run]:
+        """Run the due collectors (of ``only``, if given); any exception, in resolving the
+        backend or in a collector, is the failure of the collectors it concerns, never an
+        escape."""
         runs = {spec.name: _Run() for spec in self.collectors}
         try:
             backend = self.backend()
             self._api = backend.api
+            if self._events is None and self.events_for is not None:
+                self._events = self.events_for(backend)
         except Exception as exc:
             reason = str(exc) if isinstance(exc, PodmanError) else f"internal error: {exc!r}"
             for run in runs.values():
@@ -222,6 +263,11 @@ class CollectionLoop:
         deferred: list[CollectorSpec] = []
         now = self.monotonic()
         for spec in self.collectors:  # prerequisites come first in COLLECTORS
+            held = self._held.get(spec.name)
+            if only is not None and spec.name not in only and held is not None \
+                    and held.last is not None:
+                runs[spec.name].skipped = True
+                continue
             if not self._due(spec.name, now):
                 if spec.stale is not None:
                     deferred.append(spec)
@@ -284,6 +330,7 @@ class CollectionLoop:
                 return
             done[name] = outcome.value
         started = time.perf_counter()
+        run.started = time.monotonic()
         try:
             run.outcome = fetch(backend, done)
             run.error = run.outcome.error

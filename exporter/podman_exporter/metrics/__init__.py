@@ -10,6 +10,7 @@ from __future__ import annotations
 from prometheus_client.core import Metric
 
 from podman_exporter.metrics.containers import container_families
+from podman_exporter.metrics.events import event_families
 from podman_exporter.metrics.exporter import exporter_families
 from podman_exporter.metrics.host import host_families
 from podman_exporter.metrics.images import image_families
@@ -23,17 +24,19 @@ __all__ = ["MetricOptions", "build_families", "exporter_families", "podman_famil
 
 def build_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
     """Return the metric families for ``snapshot``: exporter families first, then
-    containers, images, pods, volumes, networks and host."""
+    containers, events, images, pods, volumes, networks and host."""
     return exporter_families(snapshot, options) + podman_families(snapshot, options)
 
 
 def podman_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
-    """Return the families of what Podman reported (containers, images, pods, volumes,
-    networks, host), without the exporter's own."""
+    """Return the families of what Podman reported (containers, events, images, pods,
+    volumes, networks, host), without the exporter's own."""
     families: list[Metric] = []
     if snapshot.containers is not None:
         families += container_families(snapshot.containers, snapshot.stats, options,
                                        snapshot.sizes)
+    if snapshot.events is not None:
+        families += event_families(snapshot.events, snapshot.containers or ())
     if snapshot.images is not None:
         families += image_families(snapshot.images)
     if snapshot.pods is not None:

@@ -67,6 +67,7 @@ def event_families(events: EventsSnapshot, containers: Sequence[Container]) -> l
         ooms.add(base, counts.oom_kills)
     for (kind, action), count in sorted(events.events_total.items()):
         totals.add((kind, action), count)
-    up.add((), 1.0 if events.stream_up else 0.0)
-    bad.add((), events.bad_events_total)
+    if events.stream_up is not None:
+        up.add((), 1.0 if events.stream_up else 0.0)
+        bad.add((), events.bad_events_total)
     return finish([exits, restarts, ooms, totals, up, bad])

@@ -85,6 +85,7 @@ def container(rec: Record) -> Container:
         labels=rec.labels("Labels"),
         pod_id=rec.text("Pod"),
         pod_name=rec.text("PodName"),
+        pid=rec.count("Pid") or None,
         exit_code=rec.integer("ExitCode"),
         started=unix_seconds(rec.integer("StartedAt")),
         exited=unix_seconds(rec.integer("ExitedAt")),

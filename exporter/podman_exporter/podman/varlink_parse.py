@@ -49,7 +49,14 @@ def container(record: Record) -> Container:
         created=_time(record, "createdat"),
         ports=ports,
         labels=record.labels("labels"),
+        pid=_pid(record.sub("namespaces").text("pid")),
     )
+
+
+def _pid(text: str) -> int | None:
+    """Return the process id the service writes as text in ``namespaces.pid``; None when
+    it is empty, 0 or not a number."""
+    return int(text) if text.isdigit() and int(text) > 0 else None
 
 
 def size(record: Record) -> ContainerSize:

@@ -34,8 +34,9 @@ class EventsSnapshot:
         default_factory=lambda: MappingProxyType({})
     )
     """Every event seen, by (type, action)."""
-    stream_up: bool = False
-    """Whether the event stream is connected now."""
+    stream_up: bool | None = False
+    """Whether the event stream is connected now; None when the backend has none
+    (varlink: the counts are derived from listings)."""
     bad_events_total: int = 0
     """Lines of the stream that were not events."""
     version: int = 0

@@ -129,6 +129,9 @@ class Container:
     labels: Mapping[str, str] = field(default_factory=lambda: EMPTY_LABELS)
     pod_id: str = ""
     pod_name: str = ""
+    pid: int | None = None
+    """Host process id of the container's main process while it runs (reads its memory
+    cgroup's OOM kills when the exporter shares the host's /proc); None otherwise."""
     # Only the REST backend knows these.
     exit_code: int | None = None
     started: float | None = None

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from podman_exporter.snapshot.events import EventsSnapshot
 from podman_exporter.snapshot.model import (
     Container,
     ContainerSize,
@@ -60,6 +61,9 @@ class Snapshot:
         default_factory=lambda: MappingProxyType({})
     )
     """Admin actions performed since start, by (action, result)."""
+    events: EventsSnapshot | None = None
+    """Counts from Podman's event stream (or derived from listings on varlink); None
+    while the backend is not resolved."""
     publish_failures: int = 0
     """Collections whose Podman series could not be rendered, since start (set by the
     exposition cache)."""
