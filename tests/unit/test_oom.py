@@ -3,10 +3,12 @@ fake /proc."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
+from podman_exporter.podman.kmsg import KernelOomLog, kill_in_record
 from podman_exporter.podman.oom import (
     container_of_cgroup,
     kernel_oom_kill,
@@ -115,3 +117,26 @@ def test_container_of_cgroup() -> None:
     assert container_of_cgroup(f"/machine.slice/libpod-conmon-{CID}.scope") is None
     assert container_of_cgroup(f"/libpod_parent/libpod-{CID[:12]}") is None
     assert container_of_cgroup("/libpod_parent/libpod_pod_77") is None
+
+
+def test_a_kernel_log_record_names_the_killed_container() -> None:
+    assert kill_in_record(KMSG.encode()) == CID
+    assert kill_in_record(b"6,17192,11583424300,-;Memory cgroup out of memory: Killed") is None
+
+
+def test_the_kernel_log_reader_reports_kills_written_after_it_started(tmp_path: Path) -> None:
+    log = tmp_path / "kmsg"
+    log.write_bytes(KMSG.encode())  # before the start: not reported
+    kills: list[str] = []
+    reader = KernelOomLog(kills.append, str(log))
+    assert reader.start()
+    try:
+        with log.open("ab") as out:
+            out.write(KMSG.encode())
+        deadline = time.monotonic() + 30
+        while not kills and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        reader.stop()
+    assert kills == [CID]
+    assert not KernelOomLog(kills.append, str(tmp_path / "missing")).start()

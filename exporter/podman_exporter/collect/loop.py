@@ -31,9 +31,10 @@ from types import MappingProxyType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from podman_exporter.collect.collectors import CollectorSpec, Fetch, Outcome
+from podman_exporter.collect.collectors import CollectorSpec, Fetch
+from podman_exporter.collect.runs import Run, run_one, wait
 from podman_exporter.collect.watch import EventSource
-from podman_exporter.podman.backend import PodmanBackend, PodmanError, Unsupported
+from podman_exporter.podman.backend import PodmanBackend, PodmanError
 from podman_exporter.snapshot.events import EventsSnapshot
 from podman_exporter.snapshot.snapshot import CollectorStatus, Snapshot
 
@@ -52,21 +53,8 @@ class _Held:
     """``monotonic`` time of the last good value; None before any."""
     errors_total: int = 0
     bad_total: int = 0
-    last: _Run | None = None
+    last: Run | None = None
     """The collector's last run, reported again while a slow collector waits."""
-
-
-@dataclass(slots=True)
-class _Run:
-    outcome: Outcome | None = None
-    error: str | None = None
-    unsupported: bool = False
-    seconds: float = 0.0
-    skipped: bool = False
-    """A slow collector whose data is not yet due, or one a refresh leaves out: it did
-    not run."""
-    started: float = 0.0
-    """``time.monotonic`` when the fetch began (a listing's time for the event counts)."""
 
 
 @dataclass
@@ -224,7 +212,7 @@ class CollectionLoop:
             log.exception("publishing the snapshot failed")
         return snapshot
 
-    def _observe_events(self, runs: Mapping[str, _Run]) -> EventsSnapshot | None:
+    def _observe_events(self, runs: Mapping[str, Run]) -> EventsSnapshot | None:
         """Give the event counts this collection's container listing; return them."""
         if self._events is None:
             return None
@@ -234,7 +222,7 @@ class CollectionLoop:
             self._events.observe(listing.outcome.value, listing.started)
         return self._events.snapshot()
 
-    def _log_outage(self, answered: bool, mono: float, runs: Mapping[str, _Run]) -> None:
+    def _log_outage(self, answered: bool, mono: float, runs: Mapping[str, Run]) -> None:
         """Log the start (with its reason) and the end of an outage of Podman, once each."""
         if not answered and self._down_since is None:
             self._down_since = mono
@@ -244,11 +232,11 @@ class CollectionLoop:
             log.info("Podman reachable again after %.0fs", mono - self._down_since)
             self._down_since = None
 
-    def _run_all(self, only: frozenset[str] | None = None) -> dict[str, _Run]:
+    def _run_all(self, only: frozenset[str] | None = None) -> dict[str, Run]:
         """Run the due collectors (of ``only``, if given); any exception, in resolving the
         backend or in a collector, is the failure of the collectors it concerns, never an
         escape."""
-        runs = {spec.name: _Run() for spec in self.collectors}
+        runs = {spec.name: Run() for spec in self.collectors}
         try:
             backend = self.backend()
             self._api = backend.api
@@ -276,14 +264,14 @@ class CollectionLoop:
                 continue
             needs = [futures[r] for r in spec.requires if r in futures]
             futures[spec.name] = self._pool.submit(
-                self._run_one, spec, self._fetch[spec.name], backend, needs, runs)
-        self._wait(futures, runs)
+                run_one, spec, self._fetch[spec.name], backend, needs, runs)
+        wait(futures, runs)
         if deferred:
-            self._wait(self._run_stale(deferred, backend, runs), runs)
+            wait(self._run_stale(deferred, backend, runs), runs)
         return runs
 
     def _run_stale(self, deferred: Sequence[CollectorSpec], backend: PodmanBackend,
-                   runs: Mapping[str, _Run]) -> dict[str, Future[None]]:
+                   runs: Mapping[str, Run]) -> dict[str, Future[None]]:
         """Start the collectors not yet due whose held value the sections just fetched
         show to be out of date; mark the others skipped."""
         done = {name: run.outcome.value for name, run in runs.items()
@@ -293,18 +281,10 @@ class CollectionLoop:
             held = self._held.get(spec.name)
             if spec.stale is not None and spec.stale(held.value if held else None, done):
                 futures[spec.name] = self._pool.submit(
-                    self._run_one, spec, self._fetch[spec.name], backend, [], runs)
+                    run_one, spec, self._fetch[spec.name], backend, [], runs)
             else:
                 runs[spec.name].skipped = True
         return futures
-
-    @staticmethod
-    def _wait(futures: Mapping[str, Future[None]], runs: Mapping[str, _Run]) -> None:
-        for name, future in futures.items():
-            try:
-                future.result()
-            except Exception as exc:  # _run_one catches its own; this is a last resort
-                runs[name].error = runs[name].error or f"internal error: {exc!r}"
 
     def _due(self, name: str, now: float) -> bool:
         """Return whether a collector runs now: always, unless it has its own interval and
@@ -315,30 +295,3 @@ class CollectionLoop:
                 or held.fetched_at is None or self._down_since is not None:
             return True
         return not 0 <= now - held.fetched_at < interval
-
-    @staticmethod
-    def _run_one(spec: CollectorSpec, fetch: Fetch, backend: PodmanBackend,
-                 needs: Sequence[Future[None]], runs: Mapping[str, _Run]) -> None:
-        for need in needs:
-            need.result()
-        run = runs[spec.name]
-        done = {}
-        for name in spec.requires:
-            outcome = runs[name].outcome if name in runs else None
-            if outcome is None:
-                run.error = f"skipped: the {name} collector did not answer"
-                return
-            done[name] = outcome.value
-        started = time.perf_counter()
-        run.started = time.monotonic()
-        try:
-            run.outcome = fetch(backend, done)
-            run.error = run.outcome.error
-        except Unsupported:
-            run.unsupported = True
-        except PodmanError as exc:
-            run.error = str(exc)
-        except Exception as exc:  # a parser bug must cost one collector, not the loop
-            log.exception("collector %s crashed", spec.name)
-            run.error = f"internal error: {exc!r}"
-        run.seconds = time.perf_counter() - started
