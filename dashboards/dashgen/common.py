@@ -2,7 +2,8 @@
 
 Conventions every dashboard follows: a ``datasource`` variable (no ``${DS_...}``
 inputs, so file provisioning works), ``job`` and ``instance`` multi-select
-variables, ``$__rate_interval`` in every rate, a unit on every panel.
+variables, ``$__rate_interval`` in every rate (``ALERT_WINDOW`` where a panel shows what
+an alert sees), a unit on every panel.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 SEL = 'job=~"$job", instance=~"$instance"'
 """Label matchers selecting the hosts picked in the dashboard variables."""
 RATE = "$__rate_interval"
+ALERT_WINDOW = "15m"
+"""The window of PodmanContainerCrashLooping and PodmanContainerOomKilled: a panel showing
+what those alerts see uses it instead of ``$__rate_interval``."""
 
 # Units (Grafana unit ids).
 BYTES = "bytes"
@@ -73,6 +77,8 @@ def value_map(names: dict[int, str], colors: dict[int, str]) -> dm.ValueMap:
 
 STATE = value_map(STATE_NAMES, STATE_COLORS)
 """Names and colours of podman_container_state values."""
+STREAM = value_map({0: "disconnected", 1: "connected"}, {0: "red", 1: "green"})
+"""Names and colours of podman_exporter_event_stream_up values."""
 
 
 def _host_variable(name: str, label: str, values: str) -> Builder[dm.VariableModel]:

@@ -120,6 +120,35 @@ def _status(board: db.Dashboard) -> db.Dashboard:
     )
 
 
+def _events(board: db.Dashboard) -> db.Dashboard:
+    """Return the board with the exits, restarts and OOM kills row added."""
+    return board.with_row(row("Exits, restarts and OOM kills")).with_panel(
+        ts(
+            "Exits, restarts and OOM kills",
+            COUNT,
+            [
+                query(
+                    f"increase(podman_container_exits_total{{{CSEL}}}[{RATE}])",
+                    "exits {{instance}}",
+                ),
+                query(
+                    f"increase(podman_container_restarts_total{{{CSEL}}}[{RATE}])",
+                    "restarts {{instance}}",
+                ),
+                query(
+                    f"increase(podman_container_oom_events_total{{{CSEL}}}[{RATE}])",
+                    "OOM kills {{instance}}",
+                ),
+            ],
+            description="Per rate interval, from Podman's events. Restarts: by the restart "
+            "policy or podman restart. On varlink exits and restarts are derived from "
+            "listings (fast loops undercounted). OOM kills are absent where the exporter "
+            "has no source for them (varlink, a remote Podman).",
+            width=24,
+        )
+    )
+
+
 def _usage(board: db.Dashboard) -> db.Dashboard:
     """Return the board with the resource usage row added."""
     return (
@@ -224,10 +253,11 @@ def build() -> dm.Dashboard:
     board = dashboard(
         "Podman container",
         UID,
-        "One Podman container: state, CPU, memory, network, block I/O, pids.",
+        "One Podman container: state, exits, restarts and OOM kills, CPU, memory, network,"
+        " block I/O, pids.",
         [_container_variable()],
         link="Overview",
     )
-    for section in (_status, _usage, _info):
+    for section in (_status, _events, _usage, _info):
         board = section(board)
     return finish(board)

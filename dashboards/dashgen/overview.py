@@ -6,6 +6,7 @@ from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.models import dashboard as dm
 
 from dashgen.common import (
+    ALERT_WINDOW,
     BYTES,
     BYTES_RATE,
     CORES,
@@ -15,6 +16,7 @@ from dashgen.common import (
     RATE,
     SECONDS,
     SEL,
+    STREAM,
     dashboard,
     finish,
     query,
@@ -231,15 +233,70 @@ def _containers(board: db.Dashboard) -> db.Dashboard:
     )
 
 
+def _events(board: db.Dashboard) -> db.Dashboard:
+    """Return the board with the restarts, OOM kills and event stream row added."""
+    return (
+        board.with_row(row("Restarts, OOM kills and event stream"))
+        .with_panel(
+            ts(
+                "Restarts in 15 min (top 10)",
+                COUNT,
+                [
+                    query(
+                        f"topk(10, increase(podman_container_restarts_total{{{SEL}}}"
+                        f"[{ALERT_WINDOW}]))",
+                        "{{instance}} {{name}}",
+                    )
+                ],
+                description="Restarts (by the restart policy or podman restart) in the last "
+                "15 minutes, as PodmanContainerCrashLooping sees them: it fires at 3. On "
+                "varlink derived from listings, so fast loops are undercounted.",
+                width=8,
+            )
+        )
+        .with_panel(
+            ts(
+                "OOM kills in 15 min (top 10)",
+                COUNT,
+                [
+                    query(
+                        f"topk(10, increase(podman_container_oom_events_total{{{SEL}}}"
+                        f"[{ALERT_WINDOW}]))",
+                        "{{instance}} {{name}}",
+                    )
+                ],
+                description="Processes the kernel's OOM killer killed per container in the "
+                "last 15 minutes, as PodmanContainerOomKilled sees them. Empty where the "
+                "exporter has no OOM source (varlink, a remote Podman).",
+                width=8,
+            )
+        )
+        .with_panel(
+            single(
+                "Event stream",
+                NONE,
+                [query(f"podman_exporter_event_stream_up{{{SEL}}}", "{{instance}}")],
+                description="Whether the exporter is connected to Podman's event stream "
+                "(REST only). While it is not, exits, restarts and OOM kills from events "
+                "are not counted and container changes wait for the next collection.",
+                width=8,
+                height=8,
+                mappings=[STREAM],
+            )
+        )
+    )
+
+
 def build() -> dm.Dashboard:
     """Return the overview dashboard."""
     board = dashboard(
         "Podman overview",
         UID,
-        "Podman hosts monitored by podman-exporter: health, containers, host, images.",
+        "Podman hosts monitored by podman-exporter: health, containers, restarts and OOM "
+        "kills, host, images.",
         None,
         link="Container",
     )
-    for section in (_health, _containers, host_section, table_section):
+    for section in (_health, _containers, _events, host_section, table_section):
         board = section(board)
     return finish(board)

@@ -43,8 +43,10 @@ SHOWN = frozenset({
     "podman_container_pids", "podman_container_exit_code", "instance:podman_image_size_bytes:sum",
     "podman_host_memory_total_bytes", "podman_host_memory_free_bytes",
     "podman_host_swap_free_bytes", "podman_host_swap_total_bytes", "podman_host_uptime_seconds",
+    "podman_container_exits_total", "podman_container_restarts_total",
+    "podman_container_oom_events_total", "podman_exporter_event_stream_up",
 })
-"""What the issue asks the dashboards to show."""
+"""What the dashboards must show."""
 
 register_default_plugins()
 
@@ -193,12 +195,28 @@ def test_query_parses_uses_rate_interval_and_selects_the_picked_hosts(
     query: queries.PanelQuery,
 ) -> None:
     expr = parseable(query.expr)
-    assert queries.range_selectors(expr) in ([], [RATE_SENTINEL] * expr.count("[")), (
-        "every range must be $__rate_interval"
+    ranges = queries.range_selectors(expr)
+    assert len(ranges) == expr.count("[")
+    assert set(ranges) <= {RATE_SENTINEL, common.ALERT_WINDOW}, (
+        "every range must be $__rate_interval, or the window of the alert a panel shows"
     )
     for matchers in queries.selectors(expr):
         assert matchers.get("job") == ("MatchOp.Re", "$job")
         assert matchers.get("instance") == ("MatchOp.Re", "$instance")
+
+
+def test_fixed_windows_are_those_of_the_alerts_the_panels_show() -> None:
+    windows: dict[str, set[str]] = {}
+    for rule in queries.rules():
+        if "alert" in rule:
+            for name in queries.metric_names(rule["expr"]):
+                windows.setdefault(name, set()).update(queries.range_selectors(rule["expr"]))
+    fixed = [q for q in ALL_QUERIES
+             if common.ALERT_WINDOW in queries.range_selectors(parseable(q.expr))]
+    assert fixed, "no panel uses ALERT_WINDOW: remove it"
+    for query in fixed:
+        for name in queries.metric_names(parseable(query.expr)):
+            assert windows.get(name) == {common.ALERT_WINDOW}, f"{query}: {name}"
 
 
 def test_every_metric_the_dashboards_use_is_produced_by_the_exporter() -> None:
@@ -264,6 +282,7 @@ MAPPED_METRICS = {
     "running": "podman_container_state",
     "healthy": "podman_container_health",
     "up": "podman_up",
+    "connected": "podman_exporter_event_stream_up",
 }
 """A value mapping's tell-tale name, and the metric whose values it names."""
 
