@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -36,6 +37,8 @@ from podman_exporter.flags import (
     apply_environment,
     duration_text,
 )
+from podman_exporter.podman.endpoints import Endpoint, check_unique, parse_endpoint, user_name
+from podman_exporter.podman.ssh_tunnel import SshTarget
 from podman_exporter.runner import run
 from podman_exporter.web.admin_guard import read_token
 
@@ -62,9 +65,22 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--web.disable-exporter-metrics", action="store_true",
                      help="leave out process_* and python_* metrics")
     podman = p.add_argument_group("podman")
-    podman.add_argument("--podman.url", metavar="URL",
-                        help="varlink address (unix:/path, tcp:host:port) or REST socket "
-                        "(unix:///path/podman.sock); default: search the usual sockets")
+    podman.add_argument("--podman.url", action="append", metavar="[NAME=]URL",
+                        help="a Podman to watch, repeatable: REST socket "
+                        "(unix:///path/podman.sock), ssh://user@host[:port]/path/podman.sock, "
+                        "or varlink address (unix:/path, tcp:host:port); NAME is its "
+                        "endpoint label (default: derived from the URL); without any: "
+                        "search the usual sockets")
+    podman.add_argument("--podman.discover-rootless", action=argparse.BooleanOptionalAction,
+                        default=False,
+                        help="also watch every user's rootless socket "
+                        "(/run/user/UID/podman/podman.sock) as they appear and go "
+                        "(default: off)")
+    podman.add_argument("--podman.ssh-identity", default="", metavar="FILE",
+                        help="private key for ssh:// endpoints (or ?identity= in the URL)")
+    podman.add_argument("--podman.ssh-known-hosts", default="", metavar="FILE",
+                        help="known-hosts file checked for ssh:// endpoints (or "
+                        "?known_hosts= in the URL)")
     podman.add_argument("--podman.api", choices=APIS, default="auto",
                         help="API the socket speaks; auto detects it (default: %(default)s)")
     podman.add_argument("--podman.connections", type=COUNT, default=8, metavar="N",
@@ -180,12 +196,7 @@ def config_from_args(ns: argparse.Namespace) -> Config:
     labels = tuple(k.strip() for k in opt("collector.container.labels").split(",") if k.strip())
     if opt("admin.token-file"):
         _check_token_file(opt("admin.token-file"))
-    url = opt("podman.url")
-    if url is not None:
-        try:
-            check_podman_url(url, opt("podman.api"))
-        except ValueError as exc:
-            raise ConfigError(f"--podman.url: {exc}") from exc
+    endpoints = _endpoints(opt)
     web_ports = {port for _, port in opt("web.listen-address") or [("", 9882)]}
     admin_enabled = bool(opt("admin.token-file") or opt("admin.users-file"))
     admin_addresses = tuple(opt("admin.listen-address") or (
@@ -196,13 +207,19 @@ def config_from_args(ns: argparse.Namespace) -> Config:
                           f"--web.listen-address (both use {min(shared)})")
     if opt("podman.bridge") and opt("podman.api") == "rest":
         raise ConfigError("--podman.bridge speaks varlink; it cannot go with --podman.api=rest")
+    if opt("podman.bridge") and (len(endpoints) > 1 or opt("podman.discover-rootless")):
+        raise ConfigError("--podman.bridge reaches one Podman: it cannot go with several "
+                          "--podman.url or --podman.discover-rootless")
     return Config(
         listen_addresses=tuple(opt("web.listen-address") or [("", 9882)]),
         telemetry_path=path,
         max_requests=opt("web.max-requests"),
         web_config_file=opt("web.config.file"),
         disable_exporter_metrics=opt("web.disable-exporter-metrics"),
-        podman_url=url,
+        podman_endpoints=endpoints,
+        podman_discover_rootless=opt("podman.discover-rootless"),
+        podman_ssh_identity=opt("podman.ssh-identity"),
+        podman_ssh_known_hosts=opt("podman.ssh-known-hosts"),
         podman_api=opt("podman.api"),
         podman_connections=opt("podman.connections"),
         podman_timeout=opt("podman.timeout"),
@@ -225,6 +242,36 @@ def config_from_args(ns: argparse.Namespace) -> Config:
         demo_socket=opt("demo.socket"),
         demo_containers=opt("demo.containers"),
     )
+
+
+def default_endpoint_name() -> str:
+    """Return the endpoint name when no --podman.url is given: ``root`` for root (the
+    rootful sockets are searched first), else the user's login name."""
+    uid = os.getuid()
+    return "root" if uid == 0 else user_name(uid)
+
+
+def _endpoints(opt: Callable[[str], Any]) -> tuple[Endpoint, ...]:
+    """Return the endpoints of --podman.url, checked; one searching the default sockets
+    when none is given (and rootless discovery is off)."""
+    found = []
+    for text in opt("podman.url") or []:
+        try:
+            endpoint = parse_endpoint(text)
+            check_podman_url(endpoint.url, opt("podman.api"))
+            if endpoint.url.startswith("ssh://"):
+                SshTarget.parse(endpoint.url, opt("podman.ssh-identity"),
+                                opt("podman.ssh-known-hosts"))
+        except ValueError as exc:
+            raise ConfigError(f"--podman.url: {exc}") from exc
+        found.append(endpoint)
+    try:
+        check_unique(found)
+    except ValueError as exc:
+        raise ConfigError(f"--podman.url: {exc}") from exc
+    if not found and not opt("podman.discover-rootless"):
+        found.append(Endpoint(default_endpoint_name(), ""))
+    return tuple(found)
 
 
 def _subcommand(name: str, argv: Sequence[str]) -> int:

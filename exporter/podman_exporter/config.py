@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from podman_exporter.podman.endpoints import Endpoint
+
 _UNITS = (("y", 365 * 86400), ("w", 7 * 86400), ("d", 86400), ("h", 3600), ("m", 60),
           ("s", 1), ("ms", 0.001))
 _DURATION = re.compile("".join(f"(?:(?P<{'ms_' if u == 'ms' else u}>[0-9]+){u})?"
@@ -61,8 +63,8 @@ def parse_duration(text: str) -> float:
 
 def check_podman_url(url: str, api: str) -> None:
     """Raise ValueError (one line) unless ``url`` is a Podman address the ``api`` can use:
-    ``unix:/path`` or ``unix:///path`` (absolute path, no host), or, for varlink,
-    ``unix:@abstract`` and ``tcp:host:port``."""
+    ``unix:/path`` or ``unix:///path`` (absolute path, no host), ``ssh://`` for REST,
+    or, for varlink, ``unix:@abstract`` and ``tcp:host:port``."""
     if url.startswith("unix:"):
         rest = url[5:].split(";", 1)[0]
         if rest.startswith("@") and len(rest) > 1 and api != "rest":
@@ -85,8 +87,13 @@ def check_podman_url(url: str, api: str) -> None:
                 and 0 < int(port) <= 65535:
             return
         raise ValueError(f"invalid varlink address {url!r} (use tcp:host:port)")
+    if url.startswith("ssh://"):
+        if api == "varlink":
+            raise ValueError(f"{url!r}: ssh:// reaches Podman's REST API; for varlink over "
+                             "ssh use --podman.bridge")
+        return
     raise ValueError(f"unsupported Podman URL {url!r} (use unix:///path/to/podman.sock, "
-                     "unix:/path or tcp:host:port)")
+                     "unix:/path, ssh://user@host/path/podman.sock or tcp:host:port)")
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
@@ -109,8 +116,13 @@ class Config:
     max_requests: int = 40
     web_config_file: str | None = None
     disable_exporter_metrics: bool = False
-    podman_url: str | None = None
-    """None: search the default locations."""
+    podman_endpoints: tuple[Endpoint, ...] = ()
+    """The Podmans to watch (``--podman.url [NAME=]URL``); an endpoint with URL "" searches
+    the default sockets."""
+    podman_discover_rootless: bool = False
+    """Watch every user's rootless socket under /run/user too, as they come and go."""
+    podman_ssh_identity: str = ""
+    podman_ssh_known_hosts: str = ""
     podman_api: str = "auto"
     podman_connections: int = 8
     podman_timeout: float = 5.0

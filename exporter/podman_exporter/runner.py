@@ -176,7 +176,8 @@ def run(config: Config) -> int:
             kernel = KernelOomLog(dispatch_kernel_oom(watches))
             if kernel.start():
                 stack.callback(kernel.stop)
-        backend = BackendSelector(config, url)
+        first = config.podman_endpoints[0].url if config.podman_endpoints else ''
+        backend = BackendSelector(config, url or first or None)
         stack.callback(backend.close)
         cache = ExpositionCache(MetricOptions(container_labels=config.container_labels,
                                              container_label_style=config.container_label_style,

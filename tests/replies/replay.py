@@ -33,6 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from podman_exporter.collect import collectors as collectors_module
 from podman_exporter.collect import loop as loop_module
+from podman_exporter.collect import runs as runs_module
 from podman_exporter.collect.collectors import COLLECTORS
 from podman_exporter.collect.loop import CollectionLoop
 from podman_exporter.metrics import MetricOptions, build_families
@@ -203,6 +204,7 @@ def replay_of(name: str) -> Replayed:
     backend, fake = backend_for(name)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(loop_module, "time", FrozenTime)
+        patch.setattr(runs_module, "time", FrozenTime)
         patch.setattr(collectors_module, "time", FrozenTime)
         loop = CollectionLoop(backend=lambda: backend, collectors=COLLECTORS, interval=15.0,
                               max_age=45.0, publish=lambda _: None, clock=FrozenTime.time)

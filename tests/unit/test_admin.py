@@ -41,7 +41,7 @@ def sim(tmp_path: Path) -> Iterator[SimulatorHandle]:
 def make_app(sim: SimulatorHandle, *, token: str | None = TOKEN, rate_limit: int = 1000,
              users: dict[str, str] | None = None, admin_users: dict[str, str] | None = None,
              failure_limit: int = 10) -> tuple[ASGIApp, CollectionLoop]:
-    config = Config(podman_url=sim.address, podman_api="varlink", podman_timeout=2.0,
+    config = Config(podman_api="varlink", podman_timeout=2.0,
                     collectors=frozenset(s.name for s in COLLECTORS),
                     listen_addresses=(("", METRICS_PORT),),
                     admin_listen_addresses=(("127.0.0.1", ADMIN_PORT),),
@@ -51,7 +51,7 @@ def make_app(sim: SimulatorHandle, *, token: str | None = TOKEN, rate_limit: int
         lines = "\n".join(f"  {u}: {h}" for u, h in users.items())
         web_config = parse_web_config(f"basic_auth_users:\n{lines}\n", "web.yml")
     cache = ExpositionCache(MetricOptions())
-    backend = BackendSelector(config)
+    backend = BackendSelector(config, sim.address)
     loop = CollectionLoop(backend=backend, collectors=COLLECTORS, interval=3600, max_age=7200,
                           publish=cache.publish)
     app = build_app(config, web_config, cache=cache, loop=loop, backend=backend,

@@ -250,7 +250,41 @@ def test_invalid_podman_url_is_one_line_and_exit_2(url: str, api: str) -> None:
 @pytest.mark.parametrize("url", ["unix:/run/io.projectatomic.podman", "unix:///run/podman.sock",
                                  "unix:@podman", "tcp:127.0.0.1:12345", "tcp:[::1]:9"])
 def test_valid_podman_urls(url: str) -> None:
-    assert config_from_args(parse("--podman.url", url)).podman_url == url
+    [endpoint] = config_from_args(parse("--podman.url", url)).podman_endpoints
+    assert endpoint.url == url
+
+
+def test_several_named_endpoints_and_ssh(tmp_path: Path) -> None:
+    config = config_from_args(parse(
+        "--podman.url", "web=unix:///run/user/1001/podman/podman.sock",
+        "--podman.url", "unix:///run/podman/podman.sock",
+        "--podman.url", "far=ssh://core@db1:2222/run/podman/podman.sock",
+        "--podman.ssh-identity", "/k", "--podman.ssh-known-hosts", "/kh"))
+    assert [(e.name, e.url) for e in config.podman_endpoints] == [
+        ("web", "unix:///run/user/1001/podman/podman.sock"),
+        ("root", "unix:///run/podman/podman.sock"),
+        ("far", "ssh://core@db1:2222/run/podman/podman.sock")]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--podman.url", "unix:///a/podman.sock", "--podman.url", "unix:///b/podman.sock"),
+     "two endpoints are named 'podman'"),
+    (("--podman.url", "ssh://core@db1/run/podman/podman.sock"), "no ssh key"),
+    (("--podman.url", "ssh://db1/run/podman/podman.sock", "--podman.api", "varlink"),
+     "ssh:// reaches Podman's REST API"),
+    (("--podman.url", "unix:///a.sock", "--podman.url", "b=unix:///b.sock",
+      "--podman.bridge", "ssh h -- varlink bridge"), "reaches one Podman"),
+])
+def test_bad_endpoints_are_one_clear_line(args: tuple[str, ...], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_from_args(parse(*args))
+
+
+def test_without_a_url_one_endpoint_searches_the_default_sockets() -> None:
+    [endpoint] = config_from_args(parse()).podman_endpoints
+    assert endpoint.url == "" and endpoint.name == ("root" if os.getuid() == 0 else
+                                                   endpoint.name)
+    assert config_from_args(parse("--podman.discover-rootless")).podman_endpoints == ()
 
 
 def test_command_line_replaces_a_repeatable_flag_from_the_environment(

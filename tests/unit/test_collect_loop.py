@@ -378,7 +378,7 @@ def test_slow_collector_not_due_reports_failure_while_podman_answers_nothing() -
                                  "unix://tmp/x"])
 def test_unusable_address_is_podman_down_not_an_escape(url: str) -> None:
     # the CLI refuses these; anything that still gets through costs podman_up, not the loop
-    selector = BackendSelector(Config(podman_url=url, podman_api="varlink"))
+    selector = BackendSelector(Config(podman_api="varlink"), url)
     published: list[Snapshot] = []
     loop = CollectionLoop(backend=selector, collectors=COLLECTORS, interval=15, max_age=45,
                           publish=published.append)

@@ -54,8 +54,8 @@ def watched(tmp_path: Path) -> Iterator[tuple[SimulatorHandle, CollectionLoop, P
                              SimOptions(containers=4, images=2, seed=5))
     rest = handle.serve_rest(str(tmp_path / "r.sock"))
     published = Published()
-    config = Config(podman_url=handle.address, podman_api="varlink", podman_timeout=5.0)
-    selector = BackendSelector(config)
+    config = Config(podman_api="varlink", podman_timeout=5.0)
+    selector = BackendSelector(config, handle.address)
     watches: list[EventWatch] = []
 
     def events_for(_: PodmanBackend) -> EventWatch:

@@ -59,7 +59,7 @@ class BackendSelector:
 
     def __init__(self, config: Config, url: str | None = None) -> None:
         self._config = config
-        self._url = url or config.podman_url
+        self._url = url
         self._backend: PodmanBackend | None = None
         self._lock = threading.Lock()
 
