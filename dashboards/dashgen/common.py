@@ -1,9 +1,14 @@
 """Building blocks shared by the dashboards: variables, queries and panels.
 
 Conventions every dashboard follows: a ``datasource`` variable (no ``${DS_...}``
-inputs, so file provisioning works), ``job`` and ``instance`` multi-select
+inputs, so file provisioning works), ``job``, ``instance`` and ``endpoint`` multi-select
 variables, ``$__rate_interval`` in every rate (``ALERT_WINDOW`` where a panel shows what
 an alert sees), a unit on every panel.
+
+An ``instance`` is one exporter, that is one host; an ``endpoint`` one Podman service it
+watches there (``root``, a user's login name, ``user@host`` for ssh). A panel meaning "per
+host" sums ``by (instance)`` over the picked endpoints; one meaning "per Podman" keeps the
+``endpoint`` label and names it in its legend.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import prometheus as pm
 
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
-SEL = 'job=~"$job", instance=~"$instance"'
-"""Label matchers selecting the hosts picked in the dashboard variables."""
+SEL = 'job=~"$job", instance=~"$instance", endpoint=~"$endpoint"'
+"""Label matchers selecting the hosts and Podman endpoints picked in the dashboard variables.
+Only for series carrying ``endpoint`` (every Podman series): the process-wide ones have none,
+and ``endpoint=~".+"`` would not match them."""
 RATE = "$__rate_interval"
 ALERT_WINDOW = "15m"
 """The window of PodmanContainerCrashLooping and PodmanContainerOomKilled: a panel showing
@@ -126,10 +133,15 @@ def dashboard(
 def variables(
     extra: list[Builder[dm.VariableModel]] | None = None,
 ) -> list[Builder[dm.VariableModel]]:
-    """Return the datasource, job and instance variables, then ``extra``."""
+    """Return the datasource, job, instance and endpoint variables, then ``extra``."""
     job = _host_variable("job", "Job", "label_values(podman_up, job)")
     instance = _host_variable(
         "instance", "Host", 'label_values(podman_up{job=~"$job"}, instance)'
+    )
+    endpoint = _host_variable(
+        "endpoint",
+        "Endpoint",
+        'label_values(podman_up{job=~"$job", instance=~"$instance"}, endpoint)',
     )
     source = (
         db.DatasourceVariable("datasource")
@@ -137,7 +149,7 @@ def variables(
         .type("prometheus")
         .current(dm.VariableOption(selected=True, text="default", value="default"))
     )
-    return [source, job, instance, *(extra or [])]
+    return [source, job, instance, endpoint, *(extra or [])]
 
 
 def query(expr: str, legend: str = "", *, instant: bool = False) -> prometheus.Dataquery:

@@ -37,7 +37,8 @@ HEALTH = value_map(
 
 
 def _container_variable() -> db.QueryVariable:
-    """Return the single-select ``container`` variable (container names of the picked hosts)."""
+    """Return the single-select ``container`` variable (container names on the picked hosts
+    and endpoints; a name on several endpoints shows each of them)."""
     return (
         db.QueryVariable("container")
         .label("Container")
@@ -58,7 +59,7 @@ def _status(board: db.Dashboard) -> db.Dashboard:
             single(
                 "State",
                 NONE,
-                [query(f"podman_container_state{{{CSEL}}}", "{{instance}}")],
+                [query(f"podman_container_state{{{CSEL}}}", "{{instance}} {{endpoint}}")],
                 mappings=[STATE],
             )
         )
@@ -66,7 +67,12 @@ def _status(board: db.Dashboard) -> db.Dashboard:
             single(
                 "Created",
                 DATE,
-                [query(f"podman_container_created_seconds{{{CSEL}}} * 1000", "{{instance}}")],
+                [
+                    query(
+                        f"podman_container_created_seconds{{{CSEL}}} * 1000",
+                        "{{instance}} {{endpoint}}",
+                    )
+                ],
             )
         )
         .with_panel(
@@ -76,7 +82,7 @@ def _status(board: db.Dashboard) -> db.Dashboard:
                 [
                     query(
                         f"rate(podman_container_cpu_seconds_total{{{CSEL}}}[{RATE}])",
-                        "{{instance}}",
+                        "{{instance}} {{endpoint}}",
                     )
                 ],
             )
@@ -85,7 +91,7 @@ def _status(board: db.Dashboard) -> db.Dashboard:
             single(
                 "Memory",
                 BYTES,
-                [query(f"podman_container_mem_usage_bytes{{{CSEL}}}", "{{instance}}")],
+                [query(f"podman_container_mem_usage_bytes{{{CSEL}}}", "{{instance}} {{endpoint}}")],
             )
         )
         .with_panel(
@@ -93,8 +99,14 @@ def _status(board: db.Dashboard) -> db.Dashboard:
                 "Root filesystem",
                 BYTES,
                 [
-                    query(f"podman_container_rootfs_size_bytes{{{CSEL}}}", "rootfs {{instance}}"),
-                    query(f"podman_container_rw_size_bytes{{{CSEL}}}", "writable {{instance}}"),
+                    query(
+                        f"podman_container_rootfs_size_bytes{{{CSEL}}}",
+                        "rootfs {{instance}} {{endpoint}}",
+                    ),
+                    query(
+                        f"podman_container_rw_size_bytes{{{CSEL}}}",
+                        "writable {{instance}} {{endpoint}}",
+                    ),
                 ],
             )
         )
@@ -102,7 +114,7 @@ def _status(board: db.Dashboard) -> db.Dashboard:
             single(
                 "Exit code",
                 NONE,
-                [query(f"podman_container_exit_code{{{CSEL}}}", "{{instance}}")],
+                [query(f"podman_container_exit_code{{{CSEL}}}", "{{instance}} {{endpoint}}")],
                 description="Exit code of the last run. Known on the REST API only.",
                 width=2,
             )
@@ -111,7 +123,7 @@ def _status(board: db.Dashboard) -> db.Dashboard:
             single(
                 "Health",
                 NONE,
-                [query(f"podman_container_health{{{CSEL}}}", "{{instance}}")],
+                [query(f"podman_container_health{{{CSEL}}}", "{{instance}} {{endpoint}}")],
                 description="Health check result. Known on the REST API only.",
                 width=2,
                 mappings=[HEALTH],
@@ -129,15 +141,15 @@ def _events(board: db.Dashboard) -> db.Dashboard:
             [
                 query(
                     f"increase(podman_container_exits_total{{{CSEL}}}[{RATE}])",
-                    "exits {{instance}}",
+                    "exits {{instance}} {{endpoint}}",
                 ),
                 query(
                     f"increase(podman_container_restarts_total{{{CSEL}}}[{RATE}])",
-                    "restarts {{instance}}",
+                    "restarts {{instance}} {{endpoint}}",
                 ),
                 query(
                     f"increase(podman_container_oom_events_total{{{CSEL}}}[{RATE}])",
-                    "OOM kills {{instance}}",
+                    "OOM kills {{instance}} {{endpoint}}",
                 ),
             ],
             description="Per rate interval, from Podman's events. Restarts: by the restart "
@@ -160,11 +172,11 @@ def _usage(board: db.Dashboard) -> db.Dashboard:
                 [
                     query(
                         f"rate(podman_container_cpu_seconds_total{{{CSEL}}}[{RATE}])",
-                        "total {{instance}}",
+                        "total {{instance}} {{endpoint}}",
                     ),
                     query(
                         f"rate(podman_container_cpu_system_seconds_total{{{CSEL}}}[{RATE}])",
-                        "system {{instance}}",
+                        "system {{instance}} {{endpoint}}",
                     ),
                 ],
                 description="CPU seconds per second (cores).",
@@ -175,8 +187,14 @@ def _usage(board: db.Dashboard) -> db.Dashboard:
                 "Memory",
                 BYTES,
                 [
-                    query(f"podman_container_mem_usage_bytes{{{CSEL}}}", "usage {{instance}}"),
-                    query(f"podman_container_mem_limit_bytes{{{CSEL}}}", "limit {{instance}}"),
+                    query(
+                        f"podman_container_mem_usage_bytes{{{CSEL}}}",
+                        "usage {{instance}} {{endpoint}}",
+                    ),
+                    query(
+                        f"podman_container_mem_limit_bytes{{{CSEL}}}",
+                        "limit {{instance}} {{endpoint}}",
+                    ),
                 ],
             )
         )
@@ -188,7 +206,7 @@ def _usage(board: db.Dashboard) -> db.Dashboard:
                     query(
                         f"podman_container_mem_usage_bytes{{{CSEL}}}"
                         f" / (podman_container_mem_limit_bytes{{{CSEL}}} > 0)",
-                        "{{instance}}",
+                        "{{instance}} {{endpoint}}",
                     )
                 ],
                 max_val=1,
@@ -201,11 +219,11 @@ def _usage(board: db.Dashboard) -> db.Dashboard:
                 [
                     query(
                         f"rate(podman_container_net_input_total{{{CSEL}}}[{RATE}])",
-                        "rx {{instance}}",
+                        "rx {{instance}} {{endpoint}}",
                     ),
                     query(
                         f"rate(podman_container_net_output_total{{{CSEL}}}[{RATE}])",
-                        "tx {{instance}}",
+                        "tx {{instance}} {{endpoint}}",
                     ),
                 ],
             )
@@ -217,16 +235,22 @@ def _usage(board: db.Dashboard) -> db.Dashboard:
                 [
                     query(
                         f"rate(podman_container_block_input_total{{{CSEL}}}[{RATE}])",
-                        "read {{instance}}",
+                        "read {{instance}} {{endpoint}}",
                     ),
                     query(
                         f"rate(podman_container_block_output_total{{{CSEL}}}[{RATE}])",
-                        "write {{instance}}",
+                        "write {{instance}} {{endpoint}}",
                     ),
                 ],
             )
         )
-        .with_panel(ts("PIDs", COUNT, [query(f"podman_container_pids{{{CSEL}}}", "{{instance}}")]))
+        .with_panel(
+            ts(
+                "PIDs",
+                COUNT,
+                [query(f"podman_container_pids{{{CSEL}}}", "{{instance}} {{endpoint}}")],
+            )
+        )
     )
 
 

@@ -33,7 +33,7 @@ UP = value_map({0: "down", 1: "up"}, {0: "red", 1: "green"})
 
 def _sum_rate(metric: str) -> str:
     """Return the per-container rate of a counter, summed over its series."""
-    return f"sum by (instance, name) (rate({metric}{{{SEL}}}[{RATE}]))"
+    return f"sum by (instance, endpoint, name) (rate({metric}{{{SEL}}}[{RATE}]))"
 
 
 def _health(board: db.Dashboard) -> db.Dashboard:
@@ -44,8 +44,8 @@ def _health(board: db.Dashboard) -> db.Dashboard:
             single(
                 "Podman up",
                 NONE,
-                [query(f"podman_up{{{SEL}}}", "{{instance}}")],
-                description="Whether Podman answered the last collection.",
+                [query(f"podman_up{{{SEL}}}", "{{instance}} {{endpoint}}")],
+                description="Whether each Podman answered the last collection.",
                 mappings=[UP],
             )
         )
@@ -56,17 +56,24 @@ def _health(board: db.Dashboard) -> db.Dashboard:
                 [
                     query(
                         f"time() - podman_exporter_last_success_timestamp_seconds{{{SEL}}}",
-                        "{{instance}}",
+                        "{{instance}} {{endpoint}}",
                     )
                 ],
-                description="Age of the last collection in which every collector succeeded.",
+                description="Age of each Podman's last collection in which every collector "
+                "succeeded.",
             )
         )
         .with_panel(
             single(
                 "Containers",
                 COUNT,
-                [query(f"instance:podman_containers:count{{{SEL}}}", "{{instance}}")],
+                [
+                    query(
+                        f"sum by (instance) (instance:podman_containers:count{{{SEL}}})",
+                        "{{instance}}",
+                    )
+                ],
+                description="Per host: the containers of its picked endpoints.",
             )
         )
         .with_panel(
@@ -75,27 +82,40 @@ def _health(board: db.Dashboard) -> db.Dashboard:
                 COUNT,
                 [
                     query(
-                        f'instance_state:podman_containers:count{{{SEL}, state="running"}}',
+                        "sum by (instance) "
+                        f'(instance_state:podman_containers:count{{{SEL}, state="running"}})',
                         "{{instance}}",
                     )
                 ],
+                description="Per host: the running containers of its picked endpoints.",
             )
         )
         .with_panel(
-            single("Images", COUNT, [query(f"podman_store_images{{{SEL}}}", "{{instance}}")])
+            single(
+                "Images",
+                COUNT,
+                [query(f"sum by (instance) (podman_store_images{{{SEL}}})", "{{instance}}")],
+                description="Per host: the images in the stores of its picked endpoints.",
+            )
         )
         .with_panel(
             single(
                 "Host uptime",
                 SECONDS,
-                [query(f"podman_host_uptime_seconds{{{SEL}}}", "{{instance}}")],
+                [query(f"podman_host_uptime_seconds{{{SEL}}}", "{{instance}} {{endpoint}}")],
+                description="Uptime of the machine each Podman runs on.",
             )
         )
         .with_panel(
             ts(
                 "Collector success",
                 NONE,
-                [query(f"podman_scrape_collector_success{{{SEL}}}", "{{instance}} {{collector}}")],
+                [
+                    query(
+                        f"podman_scrape_collector_success{{{SEL}}}",
+                        "{{instance}} {{endpoint}} {{collector}}",
+                    )
+                ],
                 description="1 when the collector succeeded in the last collection.",
                 width=8,
                 max_val=1,
@@ -108,7 +128,7 @@ def _health(board: db.Dashboard) -> db.Dashboard:
                 [
                     query(
                         f"podman_scrape_collector_duration_seconds{{{SEL}}}",
-                        "{{instance}} {{collector}}",
+                        "{{instance}} {{endpoint}} {{collector}}",
                     )
                 ],
                 width=8,
@@ -121,11 +141,11 @@ def _health(board: db.Dashboard) -> db.Dashboard:
                 [
                     query(
                         f"rate(podman_exporter_collection_errors_total{{{SEL}}}[{RATE}])",
-                        "errors {{instance}} {{collector}}",
+                        "errors {{instance}} {{endpoint}} {{collector}}",
                     ),
                     query(
                         f"rate(podman_exporter_bad_records_total{{{SEL}}}[{RATE}])",
-                        "bad records {{instance}} {{collector}}",
+                        "bad records {{instance}} {{endpoint}} {{collector}}",
                     ),
                 ],
                 width=8,
@@ -144,9 +164,12 @@ def _containers(board: db.Dashboard) -> db.Dashboard:
                 COUNT,
                 [
                     query(
-                        f"instance_state:podman_containers:count{{{SEL}}}", "{{instance}} {{state}}"
+                        "sum by (instance, state) "
+                        f"(instance_state:podman_containers:count{{{SEL}}})",
+                        "{{instance}} {{state}}",
                     )
                 ],
+                description="Per host: the containers of its picked endpoints.",
                 stack=True,
             )
         )
@@ -157,7 +180,7 @@ def _containers(board: db.Dashboard) -> db.Dashboard:
                 [
                     query(
                         f"topk(10, rate(podman_container_cpu_seconds_total{{{SEL}}}[{RATE}]))",
-                        "{{instance}} {{name}}",
+                        "{{instance}} {{endpoint}} {{name}}",
                     )
                 ],
                 description="CPU seconds per second (cores).",
@@ -170,7 +193,7 @@ def _containers(board: db.Dashboard) -> db.Dashboard:
                 [
                     query(
                         f"topk(10, podman_container_mem_usage_bytes{{{SEL}}})",
-                        "{{instance}} {{name}}",
+                        "{{instance}} {{endpoint}} {{name}}",
                     )
                 ],
             )
@@ -183,7 +206,7 @@ def _containers(board: db.Dashboard) -> db.Dashboard:
                     query(
                         f"podman_container_mem_usage_bytes{{{SEL}}}"
                         f" / (podman_container_mem_limit_bytes{{{SEL}}} > 0)",
-                        "{{instance}} {{name}}",
+                        "{{instance}} {{endpoint}} {{name}}",
                     )
                 ],
                 description="Usage as a share of the limit (without a limit, of the host memory).",
@@ -196,10 +219,12 @@ def _containers(board: db.Dashboard) -> db.Dashboard:
                 BYTES_RATE,
                 [
                     query(
-                        _sum_rate("podman_container_net_input_total"), "rx {{instance}} {{name}}"
+                        _sum_rate("podman_container_net_input_total"),
+                        "rx {{instance}} {{endpoint}} {{name}}",
                     ),
                     query(
-                        _sum_rate("podman_container_net_output_total"), "tx {{instance}} {{name}}"
+                        _sum_rate("podman_container_net_output_total"),
+                        "tx {{instance}} {{endpoint}} {{name}}",
                     ),
                 ],
                 width=8,
@@ -212,11 +237,11 @@ def _containers(board: db.Dashboard) -> db.Dashboard:
                 [
                     query(
                         _sum_rate("podman_container_block_input_total"),
-                        "read {{instance}} {{name}}",
+                        "read {{instance}} {{endpoint}} {{name}}",
                     ),
                     query(
                         _sum_rate("podman_container_block_output_total"),
-                        "write {{instance}} {{name}}",
+                        "write {{instance}} {{endpoint}} {{name}}",
                     ),
                 ],
                 width=8,
@@ -226,7 +251,7 @@ def _containers(board: db.Dashboard) -> db.Dashboard:
             ts(
                 "PIDs",
                 COUNT,
-                [query(f"podman_container_pids{{{SEL}}}", "{{instance}} {{name}}")],
+                [query(f"podman_container_pids{{{SEL}}}", "{{instance}} {{endpoint}} {{name}}")],
                 width=8,
             )
         )
@@ -245,7 +270,7 @@ def _events(board: db.Dashboard) -> db.Dashboard:
                     query(
                         f"topk(10, increase(podman_container_restarts_total{{{SEL}}}"
                         f"[{ALERT_WINDOW}]))",
-                        "{{instance}} {{name}}",
+                        "{{instance}} {{endpoint}} {{name}}",
                     )
                 ],
                 description="Restarts (by the restart policy or podman restart) in the last "
@@ -262,7 +287,7 @@ def _events(board: db.Dashboard) -> db.Dashboard:
                     query(
                         f"topk(10, increase(podman_container_oom_events_total{{{SEL}}}"
                         f"[{ALERT_WINDOW}]))",
-                        "{{instance}} {{name}}",
+                        "{{instance}} {{endpoint}} {{name}}",
                     )
                 ],
                 description="Processes the kernel's OOM killer killed per container in the "
@@ -275,7 +300,7 @@ def _events(board: db.Dashboard) -> db.Dashboard:
             single(
                 "Event stream",
                 NONE,
-                [query(f"podman_exporter_event_stream_up{{{SEL}}}", "{{instance}}")],
+                [query(f"podman_exporter_event_stream_up{{{SEL}}}", "{{instance}} {{endpoint}}")],
                 description="Whether the exporter is connected to Podman's event stream "
                 "(REST only). While it is not, exits, restarts and OOM kills from events "
                 "are not counted and container changes wait for the next collection.",
@@ -292,8 +317,8 @@ def build() -> dm.Dashboard:
     board = dashboard(
         "Podman overview",
         UID,
-        "Podman hosts monitored by podman-exporter: health, containers, restarts and OOM "
-        "kills, host, images.",
+        "Podman hosts monitored by podman-exporter, and the Podman endpoints on each: health, "
+        "containers, restarts and OOM kills, host, images.",
         None,
         link="Container",
     )

@@ -30,8 +30,14 @@ def host_section(board: db.Dashboard) -> db.Dashboard:
             ts(
                 "CPU used by containers",
                 PERCENT,
-                [query(f"instance:podman_container_cpu:ratio5m{{{SEL}}}", "{{instance}}")],
-                description="Sum of container CPU over the host's CPUs (5m rate, recording rule).",
+                [
+                    query(
+                        f"instance:podman_container_cpu:ratio5m{{{SEL}}}",
+                        "{{instance}} {{endpoint}}",
+                    )
+                ],
+                description="Sum of each Podman's container CPU over the CPUs of the machine it "
+                "runs on (5m rate, recording rule); the Podmans of one machine add up.",
                 width=8,
             )
         )
@@ -40,13 +46,20 @@ def host_section(board: db.Dashboard) -> db.Dashboard:
                 "Host memory",
                 BYTES,
                 [
-                    query(f"podman_host_memory_total_bytes{{{SEL}}}", "total {{instance}}"),
-                    query(f"podman_host_memory_free_bytes{{{SEL}}}", "free {{instance}}"),
+                    query(
+                        f"podman_host_memory_total_bytes{{{SEL}}}",
+                        "total {{instance}} {{endpoint}}",
+                    ),
+                    query(
+                        f"podman_host_memory_free_bytes{{{SEL}}}", "free {{instance}} {{endpoint}}"
+                    ),
                     query(
                         f"instance:podman_container_mem_usage_bytes:sum{{{SEL}}}",
-                        "containers {{instance}}",
+                        "containers {{instance}} {{endpoint}}",
                     ),
                 ],
+                description="Memory of the machine each Podman runs on, and what its "
+                "containers use.",
                 width=8,
             )
         )
@@ -55,10 +68,15 @@ def host_section(board: db.Dashboard) -> db.Dashboard:
                 "Host swap",
                 BYTES,
                 [
-                    query(f"podman_host_swap_free_bytes{{{SEL}}}", "free {{instance}}"),
-                    query(f"podman_host_swap_total_bytes{{{SEL}}}", "total {{instance}}"),
+                    query(
+                        f"podman_host_swap_free_bytes{{{SEL}}}", "free {{instance}} {{endpoint}}"
+                    ),
+                    query(
+                        f"podman_host_swap_total_bytes{{{SEL}}}", "total {{instance}} {{endpoint}}"
+                    ),
                 ],
-                description="Swap total is reported by the REST API only.",
+                description="Swap of the machine each Podman runs on. Swap total is reported "
+                "by the REST API only.",
                 width=8,
             )
         )
@@ -67,13 +85,16 @@ def host_section(board: db.Dashboard) -> db.Dashboard:
                 "Image storage",
                 BYTES,
                 [
-                    query(f"instance:podman_image_size_bytes:sum{{{SEL}}}", "images {{instance}}"),
                     query(
-                        f"sum by (instance) (podman_container_rw_size_bytes{{{SEL}}})",
-                        "container layers {{instance}}",
+                        f"instance:podman_image_size_bytes:sum{{{SEL}}}",
+                        "images {{instance}} {{endpoint}}",
+                    ),
+                    query(
+                        f"sum by (instance, endpoint) (podman_container_rw_size_bytes{{{SEL}}})",
+                        "container layers {{instance}} {{endpoint}}",
                     ),
                 ],
-                description="Images counted once however many tags they have.",
+                description="Per Podman store. Images counted once however many tags they have.",
                 width=8,
             )
         )
@@ -82,8 +103,10 @@ def host_section(board: db.Dashboard) -> db.Dashboard:
                 "Images and containers in store",
                 COUNT,
                 [
-                    query(f"podman_store_images{{{SEL}}}", "images {{instance}}"),
-                    query(f"podman_store_containers{{{SEL}}}", "containers {{instance}}"),
+                    query(f"podman_store_images{{{SEL}}}", "images {{instance}} {{endpoint}}"),
+                    query(
+                        f"podman_store_containers{{{SEL}}}", "containers {{instance}} {{endpoint}}"
+                    ),
                 ],
                 width=8,
             )

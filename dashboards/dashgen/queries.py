@@ -23,6 +23,14 @@ RULES_FILE = REPO / "alerts" / "podman.rules.yml"
 GOLDEN_DIR = REPO / "tests" / "golden"
 PROMETHEUS_SERIES = frozenset({"up", "ALERTS", "ALERTS_FOR_STATE"})
 """Series Prometheus makes itself: rules may use them, the exporter does not produce them."""
+PROCESS_WIDE = frozenset({
+    "podman_exporter_build_info",
+    "podman_exporter_admin_actions_total",
+    "podman_exporter_publish_failures_total",
+    "podman_exporter_last_publish_success_timestamp_seconds",
+})
+"""The exporter's series of the whole process, which carry no ``endpoint`` label (nor do
+``process_*`` and ``python_*``); every other series of the exporter has one."""
 _VARIABLE = re.compile(r"\$(\w+)|\$\{(\w+)\}")
 
 
@@ -34,6 +42,7 @@ class PanelQuery:
     panel: str
     ref: str
     expr: str
+    legend: str = ""
 
     def __str__(self) -> str:
         """Return ``dashboard / panel / ref`` for messages."""
@@ -62,7 +71,13 @@ def panel_queries(path: Path) -> list[PanelQuery]:
     """Return every query target of every panel of a dashboard file."""
     board = load(path)
     return [
-        PanelQuery(path.name, panel.get("title", ""), target.get("refId", ""), target["expr"])
+        PanelQuery(
+            path.name,
+            panel.get("title", ""),
+            target.get("refId", ""),
+            target["expr"],
+            target.get("legendFormat", ""),
+        )
         for panel in panels(board)
         for target in panel.get("targets", [])
         if "expr" in target
@@ -125,6 +140,85 @@ def selectors(expr: str) -> list[dict[str, tuple[str, str]]]:
     def visit(node: Any) -> None:
         if isinstance(node, promql_parser.VectorSelector):
             out.append({m.name: (str(m.op), m.value) for m in node.matchers.matchers})
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return out
+
+
+def has_endpoint(name: str) -> bool:
+    """Return whether the series named ``name`` carry the ``endpoint`` label: those of
+    Podman, the exporter's per-endpoint series and what rules record from them."""
+    process = name in PROCESS_WIDE or name.startswith(("process_", "python_"))
+    return not (process or name in PROMETHEUS_SERIES)
+
+
+_RANKING = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
+"""Aggregations that return some of their input series, labels untouched."""
+
+
+def groupings(expr: str) -> list[tuple[bool, list[str]]]:
+    """Return every label list that decides which labels a result keeps: ``by`` and ``on``
+    (``True``, the labels kept), ``without`` and ``ignoring`` (``False``, those dropped); an
+    aggregation without either (``sum(x)``) gives ``(True, [])``. Ranking aggregations
+    (``topk``) keep their series' labels and give nothing."""
+    found: list[tuple[bool, list[str]]] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.AggregateExpr) and str(node.op) not in _RANKING:
+            if node.modifier is None:
+                found.append((True, []))
+            else:
+                by = node.modifier.type == promql_parser.AggModifierType.By
+                found.append((by, list(node.modifier.labels)))
+        if isinstance(node, promql_parser.BinaryExpr) and node.modifier is not None:
+            matching = node.modifier.matching
+            if matching is not None:
+                on = matching.type == promql_parser.LabelModifierType.Include
+                found.append((on, list(matching.labels)))
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return found
+
+
+def keeps_label(expr: str, label: str) -> bool:
+    """Return whether the series an expression returns may carry ``label``: a selector's do;
+    an aggregation's when ``by`` names it or ``without`` does not (a ranking one's when its
+    input's do); a function's or operator's when an operand's do. An approximation
+    (``on`` in one-to-one matching is not followed), enough for the dashboards' queries."""
+
+    def keeps(node: Any) -> bool:
+        node = _unwrap(node)
+        if isinstance(node, promql_parser.VectorSelector | promql_parser.MatrixSelector):
+            return True
+        if isinstance(node, promql_parser.SubqueryExpr):
+            return keeps(node.expr)
+        if isinstance(node, promql_parser.AggregateExpr):
+            if str(node.op) in _RANKING:
+                return keeps(node.expr)
+            if node.modifier is None:
+                return False
+            named = label in node.modifier.labels
+            by = node.modifier.type == promql_parser.AggModifierType.By
+            return (named if by else not named) and keeps(node.expr)
+        if isinstance(node, promql_parser.BinaryExpr):
+            return keeps(node.lhs) or keeps(node.rhs)
+        if isinstance(node, promql_parser.Call):
+            return any(keeps(arg) for arg in node.args)
+        return False
+
+    return keeps(promql_parser.parse(expr))
+
+
+def named_selectors(expr: str) -> list[tuple[str, dict[str, tuple[str, str]]]]:
+    """Return each vector selector's metric name (by name or ``__name__=``, else ``""``)
+    and its other matchers as ``{label: (op, value)}``."""
+    out: list[tuple[str, dict[str, tuple[str, str]]]] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            matchers = {m.name: (str(m.op), m.value) for m in node.matchers.matchers}
+            name = matchers.pop("__name__", ("", node.name or ""))[1]
+            out.append((node.name or name, matchers))
 
     promql_parser.walk(promql_parser.parse(expr), visit)
     return out

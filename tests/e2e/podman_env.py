@@ -18,7 +18,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,6 +66,12 @@ def busybox_rootfs(dest: Path, name: str = "rootfs.tar",
     return tar_path
 
 
+def import_image(podman: Callable[..., str], dest: Path) -> None:
+    """Import the test image ``IMAGE`` with ``podman`` (a CLI runner), its rootfs tar
+    written to ``dest``."""
+    podman("import", str(busybox_rootfs(dest)), IMAGE)
+
+
 @dataclass
 class PodmanEnv:
     """One private Podman: CLI runner plus a ``podman system service`` on a temporary socket."""
@@ -111,7 +117,7 @@ class PodmanEnv:
         """Write the config, import the busybox image and create the private network."""
         (self.base / "containers.conf").write_text(CONTAINERS_CONF.format(
             tmp=self.base / "tmp", net=self.base / "net"))
-        self.podman("import", str(busybox_rootfs(self.base)), IMAGE)
+        import_image(self.podman, self.base)
         self.network = f"pe{os.getpid() % 100000}{random.randint(0, 999):03d}"
         for attempt in range(3):
             # CNI's network create lists the host's routes; it fails when another test
@@ -151,7 +157,7 @@ class PodmanEnv:
         while time.monotonic() < deadline:
             if self.service.poll() is not None:
                 raise RuntimeError(f"podman system service exited: {self.service.returncode}")
-            if _pings(self.socket_path):
+            if pings(self.socket_path):
                 return
             time.sleep(0.05)
         raise RuntimeError("podman system service did not answer within 30s")
@@ -224,7 +230,8 @@ def free_subnet() -> str:
             return f"10.{second}.{third}.0/24"
 
 
-def _pings(path: Path) -> bool:
+def pings(path: Path) -> bool:
+    """Return whether the REST socket at ``path`` answers ``GET /_ping`` with 200."""
     if not path.exists():
         return False
     try:

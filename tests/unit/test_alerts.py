@@ -1,5 +1,6 @@
 """The alerting and recording rules: promtool accepts and tests them; each alert is
-documented, annotated and tested firing and quiet; every metric they use exists."""
+documented, annotated and tested firing and quiet; every metric they use exists; they
+keep the ``endpoint`` label, so the Podmans of one host stay apart."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from dashgen import queries  # noqa: E402
 from podman_exporter.snapshot.model import ContainerState  # noqa: E402
 
 RULES = REPO / "alerts" / "podman.rules.yml"
-RULE_TESTS = REPO / "alerts" / "tests" / "podman.rules.test.yml"
+RULE_TESTS = sorted((REPO / "alerts" / "tests").glob("*.yml"))
 RUNBOOKS = REPO / "docs" / "alerts.md"
 SEVERITIES = {"critical", "warning", "info"}
 STATE_WORDS = {float(s.value): s.name.lower() for s in ContainerState}
@@ -44,18 +45,24 @@ def test_promtool_check_rules_with_lint() -> None:
     assert f"{len(queries.rules(RULES))} rules found" in result.stdout
 
 
+def rule_tests() -> list[dict[str, Any]]:
+    """Return the tests of every promtool test file in alerts/tests/."""
+    return [test for path in RULE_TESTS for test in yaml.safe_load(path.read_text())["tests"]]
+
+
 def test_promtool_unit_tests_pass() -> None:
+    assert {"endpoints.test.yml", "podman.rules.test.yml"} <= {p.name for p in RULE_TESTS}
     result = subprocess.run(
-        [require_tool("promtool"), "test", "rules", str(RULE_TESTS)],
-        capture_output=True, text=True, check=False, cwd=RULE_TESTS.parent,
+        [require_tool("promtool"), "test", "rules", *(p.name for p in RULE_TESTS)],
+        capture_output=True, text=True, check=False, cwd=RULE_TESTS[0].parent,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS" in result.stdout
+    assert result.stdout.count("SUCCESS") == len(RULE_TESTS), result.stdout
 
 
 def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
     cases: dict[str, dict[str, int]] = {}
-    for test in yaml.safe_load(RULE_TESTS.read_text())["tests"]:
+    for test in rule_tests():
         for case in test.get("alert_rule_test", []):
             kind = "firing" if case.get("exp_alerts") else "quiet"
             counts = cases.setdefault(case["alertname"], {"firing": 0, "quiet": 0})
@@ -68,7 +75,7 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
 
 
 def test_firing_cases_check_the_annotations() -> None:
-    for test in yaml.safe_load(RULE_TESTS.read_text())["tests"]:
+    for test in rule_tests():
         for case in test.get("alert_rule_test", []):
             for alert in case.get("exp_alerts") or []:
                 assert set(alert.get("exp_annotations", {})) == {"summary", "description"}, case
@@ -88,6 +95,25 @@ def test_alert_has_for_severity_and_annotations_naming_host_and_container(
     if any(name.startswith("podman_container_") for name in names):
         for text in (annotations["summary"], annotations["description"]):
             assert "$labels.name" in text, "must name the container"
+    # per endpoint: name it; process-wide (or Prometheus's up): there is none to name
+    per_endpoint = any(queries.has_endpoint(name) for name in names)
+    for text in (annotations["summary"], annotations["description"]):
+        assert ("$labels.endpoint" in text) == per_endpoint, "must name the endpoint"
+
+
+@pytest.mark.parametrize("rule", queries.rules(RULES),
+                         ids=lambda rule: rule.get("alert") or rule["record"])
+def test_rules_keep_the_endpoint(rule: dict[str, Any]) -> None:
+    """Every aggregation and vector matching keeps ``endpoint``: containers of the same name
+    on two endpoints of a host stay apart, and recorded series are per endpoint."""
+    for kept, labels in queries.groupings(rule["expr"]):
+        assert ("endpoint" in labels) == kept, labels
+
+
+def test_the_endpoint_check_can_fail() -> None:
+    assert queries.groupings("sum by (instance) (podman_container_pids)") == [
+        (True, ["instance"])]
+    assert queries.groupings("a / on (instance) group_left () b") == [(True, ["instance"])]
 
 
 def test_every_alert_has_a_runbook_and_every_runbook_an_alert() -> None:

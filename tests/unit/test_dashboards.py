@@ -54,7 +54,7 @@ register_default_plugins()
 def parseable(expr: str) -> str:
     """Return the query with the dashboard variables replaced by valid PromQL."""
     return queries.substitute(expr, {
-        "job": "$job", "instance": "$instance", "container": "$container",
+        "job": "$job", "instance": "$instance", "endpoint": "$endpoint", "container": "$container",
         "__rate_interval": RATE_SENTINEL,
     })
 
@@ -153,17 +153,35 @@ def test_the_model_check_can_fail() -> None:
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
-def test_variables_datasource_job_instance(path: Path) -> None:
+def test_variables_datasource_job_instance_endpoint(path: Path) -> None:
     board = queries.load(path)
     assert "${DS_" not in path.read_text()
     assert "__inputs" not in board
-    variables = {v["name"]: v for v in board["templating"]["list"]}
+    listed = board["templating"]["list"]
+    variables = {v["name"]: v for v in listed}
+    assert [v["name"] for v in listed][:4] == ["datasource", "job", "instance", "endpoint"]
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
-    for name in ("job", "instance"):
+    for name in ("job", "instance", "endpoint"):
         assert variables[name]["type"] == "query"
         assert variables[name]["multi"] is True
+        assert variables[name]["includeAll"] is True
+        assert variables[name]["allValue"] == ".+"
         assert variables[name]["datasource"]["uid"] == "${datasource}"
+    assert variables["endpoint"]["query"] == (
+        'label_values(podman_up{job=~"$job", instance=~"$instance"}, endpoint)'
+    )
+
+
+def test_the_container_variable_lists_the_picked_endpoints_containers() -> None:
+    board = queries.load(queries.DASHBOARD_DIR / "podman-container.json")
+    (query,) = [q for q in queries.variable_queries(queries.DASHBOARD_DIR / "podman-container.json")
+                if q.panel == "variable container"]
+    (matchers,) = queries.selectors(parseable(query.expr))
+    assert matchers["endpoint"] == ("MatchOp.Re", "$endpoint")
+    assert matchers["instance"] == ("MatchOp.Re", "$instance")
+    names = [v["name"] for v in board["templating"]["list"]]
+    assert names.index("container") > names.index("endpoint")
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -191,7 +209,7 @@ ALL_QUERIES = [q for path in FILES for q in queries.panel_queries(path)]
 
 
 @pytest.mark.parametrize("query", ALL_QUERIES, ids=str)
-def test_query_parses_uses_rate_interval_and_selects_the_picked_hosts(
+def test_query_parses_uses_rate_interval_and_selects_the_picked_hosts_and_endpoints(
     query: queries.PanelQuery,
 ) -> None:
     expr = parseable(query.expr)
@@ -200,9 +218,39 @@ def test_query_parses_uses_rate_interval_and_selects_the_picked_hosts(
     assert set(ranges) <= {RATE_SENTINEL, common.ALERT_WINDOW}, (
         "every range must be $__rate_interval, or the window of the alert a panel shows"
     )
-    for matchers in queries.selectors(expr):
+    for name, matchers in queries.named_selectors(expr):
         assert matchers.get("job") == ("MatchOp.Re", "$job")
         assert matchers.get("instance") == ("MatchOp.Re", "$instance")
+        # endpoint=~".+" (All) would not match the series that have no endpoint label
+        expected = ("MatchOp.Re", "$endpoint") if queries.has_endpoint(name) else None
+        assert matchers.get("endpoint") == expected, name
+
+
+@pytest.mark.parametrize("query", ALL_QUERIES, ids=str)
+def test_containers_stay_apart_per_endpoint_and_legends_name_it(
+    query: queries.PanelQuery,
+) -> None:
+    """Two endpoints of one host may run containers of the same name: an aggregation that
+    keeps ``name`` or ``id`` keeps ``endpoint`` too; a legend naming the host names the
+    endpoint when the series keep it, and not when a per-host sum dropped it."""
+    expr = parseable(query.expr)
+    for kept, labels in queries.groupings(expr):
+        if kept and {"name", "id"} & set(labels):
+            assert {"instance", "endpoint"} <= set(labels), labels
+        if not kept:
+            assert "endpoint" not in labels, labels
+    if "{{instance}}" in query.legend:
+        assert ("{{endpoint}}" in query.legend) == queries.keeps_label(expr, "endpoint"), (
+            query.legend
+        )
+
+
+def test_the_endpoint_checks_can_fail() -> None:
+    assert queries.groupings("sum by (instance, name) (x)") == [(True, ["instance", "name"])]
+    assert not queries.keeps_label('sum by (instance) (x{endpoint=~"$endpoint"})', "endpoint")
+    assert queries.keeps_label("topk(10, rate(x[5m]))", "endpoint")
+    assert not queries.has_endpoint("podman_exporter_build_info")
+    assert queries.has_endpoint("instance:podman_containers:count")
 
 
 def test_fixed_windows_are_those_of_the_alerts_the_panels_show() -> None:

@@ -35,6 +35,8 @@ SYSUSERS = SYSTEMD / "podman-exporter.sysusers.conf"
 ENV_FILE = SYSTEMD / "podman-exporter.env"
 QUADLET = DEPLOY / "quadlet" / "podman-exporter.container"
 PROMETHEUS = DEPLOY / "prometheus"
+PROMETHEUS_CONFIGS = sorted(PROMETHEUS.glob("prometheus-*.yml"))
+RULES = ROOT / "alerts" / "podman.rules.yml"
 QUADLET_BIN = Path("/usr/libexec/podman/quadlet")
 INSTALL_MD = ROOT / "docs" / "install.md"
 PODMAN_SOCKET_UNIT = Path("/usr/lib/systemd/system/podman.socket")
@@ -236,20 +238,66 @@ def test_quadlet_generator_accepts_the_file(tmp_path: Path) -> None:
     assert "podman run" in done.stdout and "localhost/podman-exporter" in done.stdout
 
 
-@pytest.mark.parametrize("config", ["prometheus-single-host.yml", "prometheus-many-hosts.yml"])
-def test_promtool_accepts_scrape_config(config: str) -> None:
-    done = _run(_tool("promtool"), "check", "config", str(PROMETHEUS / config))
+def _target_files(directory: Path) -> list[Path]:
+    """Return the file_sd target files (YAML and JSON) under ``directory``."""
+    return sorted(p for p in (directory / "targets").glob("podman-*") if p.suffix in {".yml", ".json"})
+
+
+def test_every_example_config_is_checked() -> None:
+    names = {p.name for p in PROMETHEUS_CONFIGS}
+    assert {"prometheus-single-host.yml", "prometheus-many-hosts.yml",
+            "prometheus-http-sd.yml"} <= names
+    assert {p.suffix for p in _target_files(PROMETHEUS)} == {".yml", ".json"}
+
+
+@pytest.mark.parametrize("config", PROMETHEUS_CONFIGS, ids=lambda p: p.name)
+def test_promtool_accepts_scrape_config(config: Path) -> None:
+    done = _run(_tool("promtool"), "check", "config", str(config))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "WARNING" not in done.stdout + done.stderr, "e.g. a file_sd file that does not exist"
 
 
-def test_promtool_checks_the_file_sd_targets(tmp_path: Path) -> None:
-    """The check above reads the targets file: a broken copy of it fails."""
+@pytest.mark.parametrize("config", PROMETHEUS_CONFIGS, ids=lambda p: p.name)
+def test_example_config_loads_the_rules_and_scrapes_job_podman(
+    config: Path, tmp_path: Path
+) -> None:
+    """With alerts/podman.rules.yml copied into rules/ as the comments say, promtool
+    checks every rule through the config; the job is named as the rules expect."""
+    data = yaml.safe_load(config.read_text())
+    assert data["rule_files"] == ["rules/*.yml"]
+    assert [job["job_name"] for job in data["scrape_configs"]] == ["podman"]
     copy = tmp_path / "prometheus"
     shutil.copytree(PROMETHEUS, copy)
-    targets = sorted((copy / "targets").glob("podman-*.yml"))
-    assert targets
-    targets[0].write_text("- targets: web-1:9882\n  labels: [broken]\n")
+    (copy / "rules").mkdir()
+    shutil.copy(RULES, copy / "rules")
+    done = _run(_tool("promtool"), "check", "config", str(copy / config.name))
+    assert done.returncode == 0, done.stdout + done.stderr
+    rules = sum(len(group["rules"]) for group in yaml.safe_load(RULES.read_text())["groups"])
+    assert "SUCCESS: 1 rule files found" in done.stdout, done.stdout
+    assert f"SUCCESS: {rules} rules found" in done.stdout, done.stdout
+
+
+def test_no_target_sets_the_endpoint_label() -> None:
+    """A target label named endpoint would turn the exporter's own into exported_endpoint,
+    and the dashboards and alerts would lose it."""
+    groups = [g for path in _target_files(PROMETHEUS) for g in yaml.safe_load(path.read_text())]
+    for config in PROMETHEUS_CONFIGS:
+        for job in yaml.safe_load(config.read_text())["scrape_configs"]:
+            groups += job.get("static_configs", [])
+            for relabel in job.get("relabel_configs", []):
+                assert relabel.get("target_label") != "endpoint", config.name
+    assert groups
+    for group in groups:
+        assert "endpoint" not in group.get("labels", {}), group
+
+
+@pytest.mark.parametrize("broken", [".yml", ".json"])
+def test_promtool_checks_the_file_sd_targets(tmp_path: Path, broken: str) -> None:
+    """The check above reads the targets files, YAML and JSON: a broken copy fails."""
+    copy = tmp_path / "prometheus"
+    shutil.copytree(PROMETHEUS, copy)
+    (target,) = [p for p in _target_files(copy) if p.suffix == broken]
+    target.write_text('[{"targets": "web-1:9882", "labels": ["broken"]}]\n')
     done = _run(_tool("promtool"), "check", "config", str(copy / "prometheus-many-hosts.yml"))
     assert done.returncode != 0
 
@@ -270,8 +318,8 @@ def test_prometheus_discovers_and_relabels_the_file_sd_targets(tmp_path: Path) -
     shutil.copytree(PROMETHEUS, copy)
     expected = {
         (target.split(".")[0], group["labels"]["env"])
-        for path in (copy / "targets").glob("podman-*.yml")
-        for group in yaml.safe_load(path.read_text())
+        for path in _target_files(copy)
+        for group in yaml.safe_load(path.read_text())  # JSON is YAML too
         for target in group["targets"]
     }
     port = _free_port()
@@ -300,6 +348,6 @@ def test_prometheus_discovers_and_relabels_the_file_sd_targets(tmp_path: Path) -
     finally:
         proc.terminate()
         proc.wait()
-    assert len(expected) == 3
+    assert len(expected) == 5
     assert {(t["labels"]["instance"], t["labels"]["env"]) for t in active} == expected
     assert {t["labels"]["job"] for t in active} == {"podman"}

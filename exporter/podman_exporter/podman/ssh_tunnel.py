@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from podman_exporter.podman.backend import PodmanUnavailable
 
@@ -56,8 +56,8 @@ class SshTarget:
         if not known_hosts:
             raise ValueError(f"{url}: no known-hosts file (--podman.ssh-known-hosts or "
                              "?known_hosts=)")
-        return cls(parts.username or "root", parts.hostname, parts.port or 22, parts.path,
-                   identity, known_hosts)
+        return cls(parts.username or "root", parts.hostname, parts.port or 22,
+                   unquote(parts.path), identity, known_hosts)
 
     def command(self, ssh: str, local: str) -> list[str]:
         """Return the ssh command that forwards ``local`` to the remote socket."""
