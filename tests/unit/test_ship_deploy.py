@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -40,6 +41,7 @@ RULES = ROOT / "alerts" / "podman.rules.yml"
 QUADLET_BIN = Path("/usr/libexec/podman/quadlet")
 INSTALL_MD = ROOT / "docs" / "install.md"
 PODMAN_SOCKET_UNIT = Path("/usr/lib/systemd/system/podman.socket")
+PODMAN_USER_SOCKET_UNIT = Path("/usr/lib/systemd/user/podman.socket")
 
 # [Container] keys of the first quadlet release (Podman 4.4): the file must not
 # need a newer Podman.
@@ -203,6 +205,62 @@ def test_socket_dropin_verifies_on_podmans_socket_unit(tmp_path: Path) -> None:
     assert socket == {"SocketGroup": "podman-exporter", "SocketMode": "0660"}
 
 
+def _doc_blocks(language: str) -> list[str]:
+    """Return the ``language`` code blocks of docs/install.md, list indentation removed."""
+    found = re.findall(rf"^( *)```{language}\n(.*?)^\1```", INSTALL_MD.read_text(), re.S | re.M)
+    return [textwrap.dedent(body) for _, body in found]
+
+
+def _documented_dropins(target: str) -> list[str]:
+    """Return the drop-ins docs/install.md gives for ``target``, a directory such as
+    ``/etc/systemd/system/podman-exporter.service.d/`` named on their first line."""
+    return [b for b in _doc_blocks("ini") if b.startswith(f"# {target}")]
+
+
+def test_documented_service_dropins_verify_with_the_unit(tmp_path: Path) -> None:
+    """The drop-ins of "Several Podmans on one host" (root, or ACLs) on top of the unit."""
+    dropins = _documented_dropins("/etc/systemd/system/podman-exporter.service.d/")
+    assert len(dropins) == 2
+    for dropin in dropins:
+        merged = _unit_with_existing_binary(tmp_path, UNIT.read_text() + "\n" + dropin)
+        done = _verify(merged)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == "", done.stderr
+        assert dict(parse_unit(dropin)["Service"])["ProtectHome"] == "read-only"
+
+
+def test_documented_user_socket_dropin_verifies_on_podmans_user_socket(tmp_path: Path) -> None:
+    (dropin,) = _documented_dropins("/etc/systemd/user/podman.socket.d/")
+    commands = _values(parse_unit(dropin)["Socket"], "ExecStartPost")
+    assert [c.split()[0] for c in commands] == ["/usr/bin/setfacl"] * 2
+    if not PODMAN_USER_SOCKET_UNIT.exists():
+        _tool("podman.socket (user)", PODMAN_USER_SOCKET_UNIT)
+    if not Path("/usr/bin/setfacl").exists():  # verify wants an executable
+        dropin = dropin.replace("/usr/bin/setfacl", shutil.which("true") or "/bin/true")
+    merged = tmp_path / "podman.socket"
+    merged.write_text(PODMAN_USER_SOCKET_UNIT.read_text() + "\n" + dropin)
+    done = _verify(merged)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", done.stderr
+
+
+def test_documented_fleet_config_passes_promtool(tmp_path: Path) -> None:
+    """The scrape config and target file of docs/install.md, "A fleet", as written."""
+    (config,) = [b for b in _doc_blocks("yaml") if "http_sd_configs" in b]
+    (targets,) = _doc_blocks("json")
+    shipped = PROMETHEUS / "targets" / "podman-hosts.json"
+    assert json.loads(targets) == json.loads(shipped.read_text())
+    copy = tmp_path / "prometheus"
+    shutil.copytree(PROMETHEUS, copy)
+    (copy / "rules").mkdir()
+    shutil.copy(RULES, copy / "rules")
+    (copy / "fleet.yml").write_text(config)
+    done = _run(_tool("promtool"), "check", "config", str(copy / "fleet.yml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WARNING" not in done.stdout + done.stderr
+    assert "SUCCESS: 1 rule files found" in done.stdout, done.stdout
+
+
 def test_quadlet_uses_podman_44_keys_and_mounts_the_socket() -> None:
     quadlet = parse_unit(QUADLET.read_text())
     assert set(quadlet) <= {"Unit", "Container", "Service", "Install"}
@@ -240,7 +298,8 @@ def test_quadlet_generator_accepts_the_file(tmp_path: Path) -> None:
 
 def _target_files(directory: Path) -> list[Path]:
     """Return the file_sd target files (YAML and JSON) under ``directory``."""
-    return sorted(p for p in (directory / "targets").glob("podman-*") if p.suffix in {".yml", ".json"})
+    found = (directory / "targets").glob("podman-*")
+    return sorted(p for p in found if p.suffix in {".yml", ".json"})
 
 
 def test_every_example_config_is_checked() -> None:
