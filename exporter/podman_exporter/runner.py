@@ -10,29 +10,22 @@ import signal
 import ssl
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from typing import cast
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.registry import Collector
 
 from podman_exporter import __version__
-from podman_exporter.collect.collectors import COLLECTORS
-from podman_exporter.collect.loop import CollectionLoop
+from podman_exporter.collect.fleet import Fleet
 from podman_exporter.collect.watch import (
-    EventSource,
-    EventWatch,
-    ListingEvents,
     dispatch_kernel_oom,
 )
 from podman_exporter.config import Config
 from podman_exporter.exposition.render import ExpositionCache
 from podman_exporter.logsetup import setup_logging
 from podman_exporter.metrics.options import MetricOptions
-from podman_exporter.podman.backend import PodmanBackend
+from podman_exporter.podman.endpoints import Endpoint
 from podman_exporter.podman.kmsg import KernelOomLog
-from podman_exporter.podman.rest import RestBackend
-from podman_exporter.podman.select import BackendSelector, socket_path
-from podman_exporter.web.admin import AdminApp
+from podman_exporter.web.admin import AdminApp, AdminTarget
 from podman_exporter.web.app import MetricsApp, Router
 from podman_exporter.web.asgi import ASGIApp
 from podman_exporter.web.auth import (
@@ -78,30 +71,25 @@ def demo_podman(config: Config) -> Iterator[tuple[str, str]]:
         yield f"unix:{path}", events.url
 
 
-def events_source(backend: PodmanBackend, refresh: Callable[[frozenset[str]], None],
-                  watches: list[EventWatch], events_url: str | None = None) -> EventSource:
-    """Return what counts the endpoint's events: an EventWatch on the REST event stream
-    (``events_url``, else the backend's own; memory cgroups read when Podman is on a
-    local socket), started and added to ``watches``; counts derived from listings for
-    varlink."""
-    if events_url is None and not isinstance(backend, RestBackend):
-        return ListingEvents()
-    url = events_url or cast(RestBackend, backend).url
-    watch = EventWatch(url, refresh, read_cgroups=events_url is None
-                       and socket_path(url) is not None)
-    watch.start()
-    watches.append(watch)
-    return watch
+Targets = Callable[[], Mapping[str, AdminTarget]]
+"""Return the endpoints admin actions can act on, by name."""
 
 
-def build_admin(config: Config, *, loop: CollectionLoop, backend: BackendSelector,
-                token: bytes | None, admin_users: Mapping[str, str] | None) -> AdminApp | None:
+def fleet_targets(fleet: Fleet) -> Targets:
+    """Return the admin targets of the fleet's endpoints, as they are at each call."""
+    def targets() -> Mapping[str, AdminTarget]:
+        return {name: AdminTarget(w.selector, w.loop.count_admin_action, w.loop.trigger)
+                for name, w in fleet.watched().items()}
+    return targets
+
+
+def build_admin(config: Config, *, targets: Targets, token: bytes | None,
+                admin_users: Mapping[str, str] | None) -> AdminApp | None:
     """Return the admin app when admin credentials exist (the token and/or the admin
     users, never the web config's users), else None."""
     if token is None and not admin_users:
         return None
-    return AdminApp(backend=backend, on_action=loop.count_admin_action,
-                    after_success=loop.trigger, token=token,
+    return AdminApp(targets=targets, token=token,
                     users=CredentialChecker(admin_users) if admin_users else None,
                     rate_limit=config.admin_rate_limit,
                     failure_limit=config.admin_failure_limit)
@@ -121,23 +109,22 @@ def assemble_app(config: Config, web_config: WebConfig | None, metrics: ASGIApp,
 
 
 def build_app(config: Config, web_config: WebConfig | None, *, cache: ExpositionCache,
-              loop: CollectionLoop, backend: BackendSelector, token: bytes | None,
+              targets: Targets, token: bytes | None,
               admin_users: Mapping[str, str] | None = None) -> ASGIApp:
     """Return the root ASGI app (see :func:`assemble_app`) with a new admin app."""
     users = web_config.basic_auth_users if web_config is not None else {}
-    admin = build_admin(config, loop=loop, backend=backend, token=token,
-                        admin_users=admin_users)
+    admin = build_admin(config, targets=targets, token=token, admin_users=admin_users)
     metrics = MetricsApp(cache, config.telemetry_path, config.max_requests)
     return assemble_app(config, web_config, metrics, admin,
                         CredentialChecker(users) if users else None)
 
 
 def build_live_app(config: Config, current: Credentials, *, cache: ExpositionCache,
-                   loop: CollectionLoop, backend: BackendSelector,
+                   targets: Targets,
                    ssl_context: ssl.SSLContext | None = None) -> tuple[LiveApp, Reloader]:
     """Return the root app as served (replaced by reloads) and its Reloader (not started)."""
     metrics = MetricsApp(cache, config.telemetry_path, config.max_requests)
-    admin = build_admin(config, loop=loop, backend=backend, token=current.token,
+    admin = build_admin(config, targets=targets, token=current.token,
                         admin_users=current.admin_users)
     users = current.web_config.basic_auth_users if current.web_config is not None else {}
     scrape = CredentialChecker(users) if users else None
@@ -167,41 +154,29 @@ def run(config: Config) -> int:
         log.error("%s", exc)
         return 1
     with contextlib.ExitStack() as stack:
-        url, events_url = stack.enter_context(demo_podman(config)) if config.demo \
-            else (None, None)
+        events_url = None
         if config.demo:
-            config = dataclasses.replace(config, podman_api="varlink")
-        watches: list[EventWatch] = []
-        if not config.demo:
-            kernel = KernelOomLog(dispatch_kernel_oom(watches))
-            if kernel.start():
-                stack.callback(kernel.stop)
-        first = config.podman_endpoints[0].url if config.podman_endpoints else ''
-        backend = BackendSelector(config, url or first or None)
-        stack.callback(backend.close)
+            url, events_url = stack.enter_context(demo_podman(config))
+            config = dataclasses.replace(config, podman_api="varlink",
+                                         podman_endpoints=(Endpoint("demo", url),))
         cache = ExpositionCache(MetricOptions(container_labels=config.container_labels,
                                              container_label_style=config.container_label_style,
                                              host_info=config.host_info),
                                 exporter_collectors(config), max_age=config.collect_max_age)
-        loop = CollectionLoop(
-            backend=backend,
-            collectors=[s for s in COLLECTORS if s.name in config.collectors],
-            interval=config.collect_interval,
-            max_age=config.collect_max_age,
-            publish=cache.publish,
-            intervals=config.collector_intervals,
-            events_for=lambda backend: events_source(backend, loop.trigger, watches,
-                                                     events_url),
-        )
-        live, reloader = build_live_app(config, current, cache=cache, loop=loop,
-                                        backend=backend, ssl_context=ssl_context)
+        fleet = Fleet(config, cache.publish, cache.forget, events_url=events_url)
+        if not config.demo:
+            kernel = KernelOomLog(dispatch_kernel_oom(fleet.watches))
+            if kernel.start():
+                stack.callback(kernel.stop)
+        live, reloader = build_live_app(config, current, cache=cache,
+                                        targets=fleet_targets(fleet), ssl_context=ssl_context)
         reloader.start()
         stack.callback(reloader.stop)
         # SIGHUP reloads (it used to kill the process); the handler only sets an event.
         previous = signal.signal(signal.SIGHUP, lambda _sig, _frame: reloader.request())
         stack.callback(signal.signal, signal.SIGHUP, previous)
-        loop.start()
-        stack.callback(loop.stop)
+        fleet.start(config.podman_endpoints)
+        stack.callback(fleet.stop)
         log.info("podman-exporter %s listening on %s", __version__,
                  ", ".join(f"{h or '*'}:{p}" for h, p in config.listen_addresses))
         if reloader.admin is not None:

@@ -165,6 +165,7 @@ def varlink_fleet() -> Snapshot:
     )
     return Snapshot(
         taken_at=T0,
+        endpoint="root",
         up=True,
         api="varlink",
         containers=(web, db, job),
@@ -237,6 +238,7 @@ def rest_fleet() -> Snapshot:
     )
     return Snapshot(
         taken_at=T0,
+        endpoint="root",
         up=True,
         api="rest",
         containers=(web, db, job, new),
@@ -323,6 +325,7 @@ def hostile_fleet() -> Snapshot:
     )
     return Snapshot(
         taken_at=T0,
+        endpoint="root",
         up=True,
         api="rest",
         containers=containers,
@@ -349,6 +352,7 @@ def podman_down() -> Snapshot:
     """Return a snapshot of a collection in which Podman did not answer."""
     return Snapshot(
         taken_at=T0,
+        endpoint="root",
         up=False,
         collectors=tuple(
             CollectorStatus(n, False, 0.001, errors_total=7)

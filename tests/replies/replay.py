@@ -36,7 +36,7 @@ from podman_exporter.collect import loop as loop_module
 from podman_exporter.collect import runs as runs_module
 from podman_exporter.collect.collectors import COLLECTORS
 from podman_exporter.collect.loop import CollectionLoop
-from podman_exporter.metrics import MetricOptions, build_families
+from podman_exporter.metrics import MetricOptions, served_families
 from podman_exporter.podman.backend import PodmanBackend
 from podman_exporter.podman.rest import RestBackend
 from podman_exporter.podman.rest_http import API_PREFIX, Params, decode, server_version
@@ -207,13 +207,14 @@ def replay_of(name: str) -> Replayed:
         patch.setattr(runs_module, "time", FrozenTime)
         patch.setattr(collectors_module, "time", FrozenTime)
         loop = CollectionLoop(backend=lambda: backend, collectors=COLLECTORS, interval=15.0,
-                              max_age=45.0, publish=lambda _: None, clock=FrozenTime.time)
+                              max_age=45.0, publish=lambda _: None, clock=FrozenTime.time,
+                              endpoint="root")
         try:
             snapshot = loop.collect_once()
         finally:
             loop.stop()
             backend.close()
-    families = build_families(snapshot, OPTIONS)
+    families = served_families(snapshot, OPTIONS)
     text = generate_latest(_Families(families))
     samples: dict[str, list[tuple[dict[str, str], float]]] = {}
     for family in text_string_to_metric_families(text.decode()):

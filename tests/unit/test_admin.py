@@ -22,6 +22,7 @@ from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.podman.select import BackendSelector
 from podman_exporter.runner import build_app
 from podman_exporter.sim import SimOptions, SimulatorHandle, start_simulator
+from podman_exporter.web.admin import AdminTarget
 from podman_exporter.web.asgi import ASGIApp
 from podman_exporter.web.webconfig import parse_web_config
 
@@ -53,8 +54,9 @@ def make_app(sim: SimulatorHandle, *, token: str | None = TOKEN, rate_limit: int
     cache = ExpositionCache(MetricOptions())
     backend = BackendSelector(config, sim.address)
     loop = CollectionLoop(backend=backend, collectors=COLLECTORS, interval=3600, max_age=7200,
-                          publish=cache.publish)
-    app = build_app(config, web_config, cache=cache, loop=loop, backend=backend,
+                          publish=cache.publish, endpoint="root")
+    targets = {"root": AdminTarget(backend, loop.count_admin_action, loop.trigger)}
+    app = build_app(config, web_config, cache=cache, targets=lambda: targets,
                     token=token.encode() if token else None, admin_users=admin_users)
     return app, loop
 
@@ -348,7 +350,7 @@ def test_success_is_counted_and_triggers_a_collection(sim: SimulatorHandle) -> N
             if 'podman_exporter_admin_actions_total{action="containers_prune"' in text:
                 break
             time.sleep(0.1)
-        assert 'action="containers_prune",result="success"} 1.0' in text
+        assert 'action="containers_prune",endpoint="root",result="success"} 1.0' in text
         assert first.containers is not None
     finally:
         loop.stop()

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from podman_exporter.exposition import render as render_module
 from podman_exporter.exposition.render import ExpositionCache, render
-from podman_exporter.metrics import build_families
+from podman_exporter.metrics import served_families
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.snapshot.model import Container, ContainerState
 from podman_exporter.snapshot.snapshot import CollectorStatus, Snapshot
@@ -142,6 +142,6 @@ def test_rendering_in_parts_equals_rendering_at_once() -> None:
         def collect(self) -> list[Metric]:
             return self.families
 
-    whole = Families([*build_families(snap, MetricOptions()), *registry.collect()])
+    whole = Families([*served_families(snap, MetricOptions()), *registry.collect()])
     assert exposition.text.plain == generate_latest(whole)  # type: ignore[arg-type]
     assert exposition.openmetrics.plain == generate_openmetrics(whole)  # type: ignore[arg-type, no-untyped-call]

@@ -23,7 +23,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from podman_exporter.metrics import build_families
+from podman_exporter.metrics import served_families
 from podman_exporter.metrics.labels import clean, container_label_names
 from support import require_tool
 
@@ -58,7 +58,7 @@ FORMATS: dict[str, Render] = {"txt": generate_latest, "openmetrics.txt": generat
 
 def render(fleet: str, fmt: str) -> bytes:
     snapshot = fleets.FLEETS[fleet]()
-    return FORMATS[fmt](_Families(build_families(snapshot, fleets.OPTIONS)))
+    return FORMATS[fmt](_Families(served_families(snapshot, fleets.OPTIONS)))
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
@@ -91,7 +91,7 @@ def _series(families: Iterable[Metric]) -> list[tuple[str, tuple[tuple[str, str]
 @pytest.mark.parametrize("fleet", sorted(fleets.FLEETS))
 def test_both_formats_parse_to_the_built_series(fleet: str) -> None:
     snapshot = fleets.FLEETS[fleet]()
-    built = build_families(snapshot, fleets.OPTIONS)
+    built = served_families(snapshot, fleets.OPTIONS)
     expected = sorted(_series(built))
     text = list(parse_text(render(fleet, "txt").decode("utf-8")))
     openmetrics = list(parse_openmetrics(render(fleet, "openmetrics.txt").decode("utf-8")))  # type: ignore[no-untyped-call]
@@ -124,7 +124,7 @@ def test_rest_golden_has_every_family() -> None:
     every_name = {
         s.name
         for fleet in fleets.FLEETS.values()
-        for f in build_families(fleet(), fleets.OPTIONS)
+        for f in served_families(fleet(), fleets.OPTIONS)
         for s in f.samples
     }
     assert every_name <= names

@@ -27,6 +27,7 @@ from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.podman.select import BackendSelector
 from podman_exporter.runner import build_live_app
 from podman_exporter.snapshot.snapshot import Snapshot
+from podman_exporter.web.admin import AdminTarget
 from podman_exporter.web.reload import LiveApp, Reloader, load_credentials
 from podman_exporter.web.tls import build_ssl_context
 
@@ -90,8 +91,10 @@ class Setup:
         backend = BackendSelector(self.config)
         loop = CollectionLoop(backend=backend, collectors=(), interval=3600, max_age=7200,
                               publish=cache.publish)
-        self.app, self.reloader = build_live_app(self.config, current, cache=cache, loop=loop,
-                                                 backend=backend, ssl_context=self.ssl_context)
+        targets = {"root": AdminTarget(backend, loop.count_admin_action, loop.trigger)}
+        self.app, self.reloader = build_live_app(self.config, current, cache=cache,
+                                                 targets=lambda: targets,
+                                                 ssl_context=self.ssl_context)
 
 
 def users_yml(users: dict[str, str], headers: str = "") -> str:

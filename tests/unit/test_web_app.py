@@ -92,7 +92,7 @@ def test_routes_and_methods(cache: ExpositionCache) -> None:
     assert get(app, "/healthz").text == "ok\n"
     landing = get(app, "/")
     assert "Podman Exporter" in landing.text and 'href="/metrics"' in landing.text
-    assert "reachable (varlink)" in landing.text
+    assert "reachable</span> (varlink)" in landing.text
 
 
 def test_custom_telemetry_path(cache: ExpositionCache) -> None:

@@ -74,10 +74,16 @@ class CollectionLoop:
     """Own interval of the collectors slower than ``interval``, by name."""
     events_for: Callable[[PodmanBackend], EventSource | None] | None = None
     """Return the event counts to publish for the backend, once it is first resolved."""
+    endpoint: str = ""
+    """Name of the Podman endpoint, stamped on every snapshot."""
+    where: Callable[[], str] = str
+    """Return where Podman is reached (for the landing page)."""
     _held: dict[str, _Held] = field(default_factory=dict)
     _admin: dict[tuple[str, str], int] = field(default_factory=dict)
     _last_success: float | None = None
     _api: str = ""
+    _up: bool = False
+    """Whether Podman answered the last collection that asked it anything."""
     _down_since: float | None = None
     """``monotonic`` time Podman stopped answering; None while it answers."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -163,7 +169,10 @@ class CollectionLoop:
         now, mono = self.clock(), self.monotonic()
         statuses = []
         sections: dict[str, object] = {}
-        answered = any(run.outcome is not None for run in runs.values())
+        ran = [run for run in runs.values() if not run.skipped]
+        # A refresh that ran nothing (only new event counts to publish) changes nothing.
+        answered = any(run.outcome is not None for run in ran) if ran else self._up
+        self._up = answered
         self._log_outage(answered, mono, runs)
         for spec in self.collectors:
             run = runs[spec.name]
@@ -189,7 +198,8 @@ class CollectionLoop:
             sections[spec.name] = held.value if fresh else None
             statuses.append(
                 CollectorStatus(spec.name, success, run.seconds, held.errors_total,
-                                held.bad_total)
+                                held.bad_total,
+                                None if success else run.error or "Podman did not answer")
             )
         if answered and all(s.success for s in statuses):
             self._last_success = now
@@ -199,6 +209,8 @@ class CollectionLoop:
         snapshot = Snapshot(
             taken_at=now,
             up=answered,
+            endpoint=self.endpoint,
+            url=self.where(),
             api=self._api,
             collectors=tuple(sorted(statuses, key=lambda s: s.name)),
             last_success=self._last_success,

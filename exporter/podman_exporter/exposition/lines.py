@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from prometheus_client import Metric
 from prometheus_client.exposition import generate_latest
@@ -154,21 +155,65 @@ class _One:
         return (self._metric,)
 
 
-def render_both(families: Sequence[Metric]) -> tuple[bytes, bytes]:
-    """Return the classic text and the OpenMetrics (without ``# EOF``) of ``families``;
-    raise as prometheus_client would (UnicodeEncodeError for a lone surrogate...)."""
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One family rendered: its name, its header in both formats, its sample lines (the
+    same in both). A family prometheus_client renders (``whole``) has all of its text in
+    the headers and no separate lines: it cannot be merged with another part's."""
+
+    name: str
+    text_header: str
+    openmetrics_header: str
+    lines: str = ""
+    whole: bool = False
+
+
+def render_chunks(families: Sequence[Metric]) -> list[Chunk]:
+    """Return the families rendered, one Chunk each, in order; raise as prometheus_client
+    would (UnicodeEncodeError for a lone surrogate...)."""
     formatted = Formatted()
-    text: list[str] = []
-    openmetrics: list[str] = []
+    chunks = []
     for metric in families:
         shared = _shared(metric)
         if shared is not None:
-            lines = sample_lines(shared, formatted)
-            text += (text_header(shared), lines)
-            openmetrics += (openmetrics_header(shared), lines)
+            chunks.append(Chunk(shared.name, text_header(shared), openmetrics_header(shared),
+                                sample_lines(shared, formatted)))
         else:
             one = _One(metric)
-            text.append(generate_latest(one).decode())
             om: bytes = generate_openmetrics(one)  # type: ignore[no-untyped-call]
-            openmetrics.append(om.decode().removesuffix(EOF))
-    return "".join(text).encode(), "".join(openmetrics).encode()
+            chunks.append(Chunk(metric.name, generate_latest(one).decode(),
+                                om.decode().removesuffix(EOF), whole=True))
+    return chunks
+
+
+def join_chunks(parts: Sequence[Sequence[Chunk]]) -> tuple[str, str]:
+    """Return the classic text and the OpenMetrics (without ``# EOF``) of several rendered
+    parts, each family once: its header, then its lines from every part that has it, in
+    the order the families first appear."""
+    by_name: dict[tuple[str, int], list[Chunk]] = {}
+    for part in parts:
+        seen: dict[str, int] = {}
+        for chunk in part:  # a name twice in one part: two families, as written
+            nth = seen[chunk.name] = seen.get(chunk.name, -1) + 1
+            by_name.setdefault((chunk.name, nth), []).append(chunk)
+    text: list[str] = []
+    openmetrics: list[str] = []
+    for chunks in by_name.values():
+        first = chunks[0]
+        if first.whole:
+            text += (c.text_header for c in chunks)
+            openmetrics += (c.openmetrics_header for c in chunks)
+            continue
+        lines = [c.lines for c in chunks]
+        text.append(first.text_header)
+        text += lines
+        openmetrics.append(first.openmetrics_header)
+        openmetrics += lines
+    return "".join(text), "".join(openmetrics)
+
+
+def render_both(families: Sequence[Metric]) -> tuple[bytes, bytes]:
+    """Return the classic text and the OpenMetrics (without ``# EOF``) of ``families``;
+    raise as prometheus_client would (UnicodeEncodeError for a lone surrogate...)."""
+    text, openmetrics = join_chunks([render_chunks(families)])
+    return text.encode(), openmetrics.encode()

@@ -17,15 +17,21 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from prometheus_client import Metric
 from prometheus_client.registry import Collector
 
-from podman_exporter.exposition.lines import EOF, render_both
+from podman_exporter.exposition.lines import EOF, Chunk, join_chunks, render_chunks
 from podman_exporter.exposition.negotiate import wants_openmetrics
-from podman_exporter.metrics import exporter_families, podman_families
+from podman_exporter.metrics import (
+    endpoint_families,
+    exporter_families,
+    podman_families,
+    process_families,
+)
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.snapshot.snapshot import Snapshot
 
@@ -89,50 +95,28 @@ class Body:
 
 @dataclass(frozen=True, slots=True)
 class Exposition:
-    """Everything /metrics can answer with, and the Snapshot it came from."""
+    """Everything /metrics can answer with, and the snapshots (by endpoint) it came from."""
 
-    snapshot: Snapshot
+    snapshots: Mapping[str, Snapshot]
     text: Body
     openmetrics: Body
-    podman_spans: tuple[int, int, int, int] = (0, 0, 0, 0)
-    """Where Podman's series lie in ``text.plain`` (start, end) and in
-    ``openmetrics.plain`` (start, end): reused when the next rendering fails."""
 
     def negotiate(self, accept: str) -> Body:
         """Return the body for an Accept header: OpenMetrics when asked for, else text
         (also when the header is malformed: negotiation never raises)."""
         return self.openmetrics if wants_openmetrics(accept) else self.text
 
-    def podman_part(self) -> _Part:
-        """Return the bytes of Podman's series of this exposition."""
-        a, b, c, d = self.podman_spans
-        return _Part(self.text.plain[a:b], self.openmetrics.plain[c:d])
 
+@dataclass(slots=True)
+class _Endpoint:
+    """What the cache keeps of one endpoint: its last snapshot and rendered families."""
 
-@dataclass(frozen=True, slots=True)
-class _Part:
-    """Consecutive families rendered in both formats (OpenMetrics without ``# EOF``)."""
-
-    text: bytes = b""
-    openmetrics: bytes = b""
-
-
-def _render_part(families: Sequence[Metric]) -> _Part:
-    return _Part(*render_both(families))
-
-
-def _assemble(snapshot: Snapshot, own: _Part, podman: _Part, extra: _Part) -> Exposition:
-    """Return the Exposition of the exporter's, Podman's and the extra families, in order
-    (rendering families apart and joining the bytes equals rendering them together)."""
-    spans = (len(own.text), len(own.text) + len(podman.text),
-             len(own.openmetrics), len(own.openmetrics) + len(podman.openmetrics))
-    return Exposition(
-        snapshot=snapshot,
-        text=Body(TEXT_CONTENT_TYPE, own.text + podman.text + extra.text),
-        openmetrics=Body(OPENMETRICS_CONTENT_TYPE,
-                         own.openmetrics + podman.openmetrics + extra.openmetrics + _EOF),
-        podman_spans=spans,
-    )
+    snapshot: Snapshot
+    own: list[Chunk] = field(default_factory=list)
+    podman: list[Chunk] = field(default_factory=list)
+    good: tuple[float, float] | None = None
+    """(monotonic time, taken_at) of its last collection rendered without error."""
+    failures: int = 0
 
 
 def _extra_families(extra: Sequence[Collector]) -> list[Metric]:
@@ -142,26 +126,43 @@ def _extra_families(extra: Sequence[Collector]) -> list[Metric]:
     return families
 
 
+def _own(snapshot: Snapshot, options: MetricOptions) -> list[Chunk]:
+    return render_chunks(endpoint_families(exporter_families(snapshot, options), snapshot))
+
+
+def _podman(snapshot: Snapshot, options: MetricOptions) -> list[Chunk]:
+    return render_chunks(endpoint_families(podman_families(snapshot, options), snapshot))
+
+
+def _exposition(snapshots: Mapping[str, Snapshot], parts: Sequence[Sequence[Chunk]]) -> Exposition:
+    text, openmetrics = join_chunks(parts)
+    return Exposition(snapshots=MappingProxyType(dict(snapshots)),
+                      text=Body(TEXT_CONTENT_TYPE, text.encode()),
+                      openmetrics=Body(OPENMETRICS_CONTENT_TYPE, openmetrics.encode() + _EOF))
+
+
 def render(
     snapshot: Snapshot, options: MetricOptions, extra: Sequence[Collector] = ()
 ) -> Exposition:
-    """Return the Exposition of a Snapshot plus the families of the ``extra`` collectors
-    (process and platform metrics, collected here, in the collection thread)."""
-    return _assemble(snapshot, _render_part(exporter_families(snapshot, options)),
-                     _render_part(podman_families(snapshot, options)),
-                     _render_part(_extra_families(extra)))
+    """Return the Exposition of one endpoint's Snapshot plus the process's families and
+    those of the ``extra`` collectors (process and platform metrics, collected here)."""
+    return _exposition({snapshot.endpoint: snapshot}, [
+        render_chunks(process_families(options)), _own(snapshot, options),
+        _podman(snapshot, options), render_chunks(_extra_families(extra))])
 
 
 class ExpositionCache:
-    """Holds the latest Exposition; written by the collection thread, read per request.
+    """Holds the latest Exposition of every endpoint together; written by the collection
+    threads (one per endpoint), read per request.
 
-    When Podman's series of a collection cannot be rendered (a bug meeting unexpected
-    data), that failure is counted in ``podman_exporter_publish_failures_total`` (logged,
-    with the traceback the first time), the exporter's own series are still rendered
-    afresh, and the Podman series last rendered are served again until they are older
-    than ``max_age`` (then they are left out);
-    ``podman_exporter_last_publish_success_timestamp_seconds`` says when the last
-    collection rendered without error ended. Nothing is frozen silently.
+    Each endpoint's families are rendered when its collection publishes, and the served
+    bodies join every endpoint's (each family under one header). When an endpoint's
+    Podman series cannot be rendered (a bug meeting unexpected data), that failure is
+    counted in its ``podman_exporter_publish_failures_total`` (logged, with the
+    traceback the first time), its own series are still rendered afresh, and its Podman
+    series last rendered are served again until they are older than ``max_age`` (then
+    they are left out); ``podman_exporter_last_publish_success_timestamp_seconds`` says
+    when its last collection rendered without error ended. Nothing is frozen silently.
     """
 
     def __init__(self, options: MetricOptions, extra: Sequence[Collector] = (),
@@ -173,41 +174,65 @@ class ExpositionCache:
         self._monotonic = monotonic
         self._current: Exposition | None = None
         self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._endpoints: dict[str, _Endpoint] = {}
+        self._process = render_chunks(process_families(options))
         self.first_success: float | None = None
-        self.publish_failures = 0
-        self._good: tuple[float, float] | None = None
-        """(monotonic time, taken_at) of the last collection rendered without error."""
         self._unzipped = {"text": GZIP_MEMORY, "openmetrics": GZIP_MEMORY}
-        """Per format: collections since its gzip form was last asked for."""
+        """Per format: publications since its gzip form was last asked for."""
 
     @property
     def current(self) -> Exposition | None:
         """Return the latest Exposition, None before the first collection ended."""
         return self._current
 
+    @property
+    def publish_failures(self) -> int:
+        """Return the failed renderings of every endpoint since start."""
+        return sum(e.failures for e in self._endpoints.values())
+
     def publish(self, snapshot: Snapshot) -> None:
-        """Render a Snapshot and make it the one served (see the class for failures)."""
+        """Render an endpoint's Snapshot and serve it with the others' (see the class for
+        failures)."""
         now = self._monotonic()
-        try:
-            podman = _render_part(podman_families(snapshot, self._options))
-            self._good = (now, snapshot.taken_at)
-        except Exception as exc:  # a rendering bug must not freeze /metrics silently
-            podman = self._reuse(now, snapshot, exc)
-        own = exporter_families(replace(snapshot, publish_failures=self.publish_failures,
-                                        last_publish=self._good and self._good[1]),
-                                self._options)
+        with self._lock:
+            state = self._endpoints.get(snapshot.endpoint)
+            if state is None:
+                state = self._endpoints[snapshot.endpoint] = _Endpoint(snapshot)
+            try:
+                state.podman = _podman(snapshot, self._options)
+                state.good = (now, snapshot.taken_at)
+            except Exception as exc:  # a rendering bug must not freeze /metrics silently
+                state.podman = self._reuse(now, state, exc)
+            state.snapshot = snapshot
+            state.own = _own(replace(snapshot, publish_failures=state.failures,
+                                     last_publish=state.good and state.good[1]),
+                             self._options)
+            self._assemble()
+            if snapshot.up and self.first_success is None:
+                self.first_success = snapshot.taken_at
+        self._ready.set()
+
+    def forget(self, endpoint: str) -> None:
+        """Stop serving an endpoint's series (it is no longer watched)."""
+        with self._lock:
+            if self._endpoints.pop(endpoint, None) is not None and self._current is not None:
+                self._assemble()
+
+    def _assemble(self) -> None:
+        """Join every endpoint's rendered families into the bodies served (lock held)."""
+        states = [self._endpoints[name] for name in sorted(self._endpoints)]
         previous = self._current
-        current = _assemble(snapshot, _render_part(own), podman,
-                            _render_part(_extra_families(self._extra)))
+        current = _exposition(
+            {s.snapshot.endpoint: s.snapshot for s in states},
+            [self._process, *(s.own for s in states), *(s.podman for s in states),
+             render_chunks(_extra_families(self._extra))])
         self._compress_asked(previous, current)
         self._current = current
         if _TRIM is not None:
             # A collection frees megabytes of replies, records and sample lines; without
             # this glibc keeps them in the heap (about 10 MB at 1,000 containers).
             _TRIM(0)
-        if snapshot.up and self.first_success is None:
-            self.first_success = snapshot.taken_at
-        self._ready.set()
 
     def _compress_asked(self, previous: Exposition | None, current: Exposition) -> None:
         """Compress the gzip forms asked for lately, so that scrapes find them ready."""
@@ -217,16 +242,16 @@ class ExpositionCache:
             if self._unzipped[fmt] < GZIP_MEMORY:
                 getattr(current, fmt).compress()
 
-    def _reuse(self, now: float, snapshot: Snapshot, exc: Exception) -> _Part:
-        """Count a failed rendering; return the last Podman series while fresh enough."""
-        self.publish_failures += 1
-        previous = self._current
-        fresh = self._good is not None and 0 <= now - self._good[0] <= self._max_age
-        log.error("rendering Podman's series failed (%d failures so far); %s: %r",
-                  self.publish_failures,
-                  "serving the previous ones" if fresh and previous else "leaving them out",
-                  exc, exc_info=self.publish_failures == 1)
-        return previous.podman_part() if fresh and previous is not None else _Part()
+    def _reuse(self, now: float, state: _Endpoint, exc: Exception) -> list[Chunk]:
+        """Count a failed rendering; return the endpoint's last Podman series while fresh
+        enough."""
+        state.failures += 1
+        fresh = state.good is not None and 0 <= now - state.good[0] <= self._max_age
+        log.error("rendering the Podman series of endpoint %s failed (%d failures so far); "
+                  "%s: %r", state.snapshot.endpoint, state.failures,
+                  "serving the previous ones" if fresh else "leaving them out",
+                  exc, exc_info=state.failures == 1)
+        return state.podman if fresh else []
 
     def wait(self, timeout: float) -> bool:
         """Return True once a first Exposition exists (for tests and start-up)."""

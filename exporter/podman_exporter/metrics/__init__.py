@@ -11,7 +11,8 @@ from prometheus_client.core import Metric
 
 from podman_exporter.metrics.containers import container_families
 from podman_exporter.metrics.events import event_families
-from podman_exporter.metrics.exporter import exporter_families
+from podman_exporter.metrics.exporter import exporter_families, process_families
+from podman_exporter.metrics.family import labelled
 from podman_exporter.metrics.host import host_families
 from podman_exporter.metrics.images import image_families
 from podman_exporter.metrics.networks import network_families
@@ -19,13 +20,32 @@ from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.metrics.pods import pod_families, volume_families
 from podman_exporter.snapshot.snapshot import Snapshot
 
-__all__ = ["MetricOptions", "build_families", "exporter_families", "podman_families"]
+__all__ = ["ENDPOINT_LABEL", "MetricOptions", "build_families", "endpoint_families",
+           "exporter_families", "podman_families", "process_families", "served_families"]
+
+ENDPOINT_LABEL = "endpoint"
+"""The label naming the Podman endpoint on every series but the process's own."""
+
+
+def endpoint_families(families: list[Metric], snapshot: Snapshot) -> list[Metric]:
+    """Return ``families`` of one endpoint's snapshot with its ``endpoint`` label."""
+    return labelled(families, ENDPOINT_LABEL, snapshot.endpoint)
+
+
+def served_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
+    """Return the families of one endpoint's ``snapshot`` as /metrics serves them: the
+    process's, then the endpoint's with its ``endpoint`` label."""
+    return process_families(options) + endpoint_families(
+        exporter_families(snapshot, options) + podman_families(snapshot, options), snapshot)
 
 
 def build_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
-    """Return the metric families for ``snapshot``: exporter families first, then
-    containers, events, images, pods, volumes, networks and host."""
-    return exporter_families(snapshot, options) + podman_families(snapshot, options)
+    """Return the metric families of one endpoint's ``snapshot``, without its
+    ``endpoint`` label (the exposition adds it): the process's first, then the
+    endpoint's own (exporter) families, containers, events, images, pods, volumes,
+    networks and host."""
+    return process_families(options) + exporter_families(snapshot, options) \
+        + podman_families(snapshot, options)
 
 
 def podman_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:

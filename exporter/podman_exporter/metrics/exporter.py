@@ -1,4 +1,5 @@
-"""The exporter's own families: Podman up, collector status, build info, admin actions.
+"""The exporter's own families: Podman up, collector status and admin actions of each
+endpoint, and the build info of the process.
 
 Sample of the exposition (classic text, HELP lines shortened)::
 
@@ -32,8 +33,9 @@ from podman_exporter.snapshot.snapshot import Snapshot
 
 
 def exporter_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric]:
-    """Return the exporter's own families; collectors ordered by name (first record
-    of a name wins), admin actions by (action, result)."""
+    """Return the exporter's own families about one endpoint (they take its ``endpoint``
+    label in the exposition); collectors ordered by name (first record of a name wins),
+    admin actions by (action, result)."""
     up = Family(
         "gauge", "podman_up", "Whether Podman answered in the last collection (1) or not (0).", ()
     )
@@ -103,13 +105,6 @@ def exporter_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric
         "seconds",
     )
     last_publish.add((), snapshot.last_publish)
-    build = Family(
-        "info",
-        "podman_exporter_build_info",
-        "Version of the exporter and of Python; the value is always 1.",
-        ("version", "python_version"),
-    )
-    build.add((options.version, options.python_version))
     admin = Family(
         "counter",
         "podman_exporter_admin_actions_total",
@@ -119,4 +114,16 @@ def exporter_families(snapshot: Snapshot, options: MetricOptions) -> list[Metric
     for (action, result), count in sorted(snapshot.admin_actions.items()):
         admin.add((action, result), count)
     return finish([up, success, duration, last_collection, last_success, errors, bad,
-                   publish_failures, last_publish, build, admin])
+                   publish_failures, last_publish, admin])
+
+
+def process_families(options: MetricOptions) -> list[Metric]:
+    """Return the families of the exporter process itself (no endpoint): its build."""
+    build = Family(
+        "info",
+        "podman_exporter_build_info",
+        "Version of the exporter and of Python; the value is always 1.",
+        ("version", "python_version"),
+    )
+    build.add((options.version, options.python_version))
+    return finish([build])

@@ -94,3 +94,22 @@ class Family:
 def finish(families: Sequence[Family]) -> list[Metric]:
     """Return the families that have at least one series, in the given order."""
     return [m for f in families if (m := f.metric()) is not None]
+
+
+def labelled(families: Sequence[Metric], name: str, value: str) -> list[Metric]:
+    """Return the families with the label ``name="value"`` added to every series (first
+    among the label names). Series that shared one tuple of label values share one new
+    tuple, so the exposition formats their label text once."""
+    made: dict[int, tuple[str, ...]] = {}
+    out: list[Metric] = []
+    for metric in families:
+        if not isinstance(metric, SeriesMetric):
+            raise TypeError(f"{metric.name}: only SeriesMetric families take a label")
+        series: dict[tuple[str, ...], float] = {}
+        for key, number in metric.series.items():
+            new = made.get(id(key))
+            if new is None:
+                new = made[id(key)] = (value, *key)
+            series[new] = number
+        out.append(SeriesMetric(metric, (name, *metric.labelnames), series))
+    return out

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from podman_exporter.config import DEFAULT_REST_URLS, DEFAULT_VARLINK_URLS, Config
 from podman_exporter.podman.backend import PodmanBackend, PodmanError, PodmanUnavailable
 from podman_exporter.podman.rest import RestBackend
+from podman_exporter.podman.ssh_tunnel import SshTarget, SshTunnel
 from podman_exporter.podman.varlink_client import VarlinkBackend
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,23 @@ class BackendSelector:
         self._url = url
         self._backend: PodmanBackend | None = None
         self._lock = threading.Lock()
+        self._tunnel: SshTunnel | None = None
+        if url is not None and url.startswith("ssh://"):
+            self._tunnel = SshTunnel(SshTarget.parse(url, config.podman_ssh_identity,
+                                                     config.podman_ssh_known_hosts),
+                                     config.podman_timeout)
 
     def __call__(self) -> PodmanBackend:
         """Return the backend; raise PodmanUnavailable while no Podman socket answers, or
         PodmanError if the address cannot be used (never another exception)."""
         with self._lock:
+            if self._tunnel is not None:
+                local = self._tunnel.ensure()  # started again if ssh ended
+                if self._backend is None:
+                    self._backend = RestBackend(local, self._config.podman_timeout,
+                                                self._config.podman_connections)
+                    log.info("watching Podman via rest at %s (over ssh)", self._url)
+                return self._backend
             if self._backend is None:
                 try:
                     self._backend = self._resolve()
@@ -78,6 +91,12 @@ class BackendSelector:
                 log.info("watching Podman via %s at %s", self._backend.api,
                          self._url or "the default sockets")
             return self._backend
+
+    @property
+    def url(self) -> str:
+        """Return the Podman address in use (once found), else the one configured, or
+        that the default sockets are searched."""
+        return self._url or "the default sockets"
 
     def _candidates(self) -> Sequence[str]:
         return (self._url,) if self._url else default_urls()
@@ -109,8 +128,16 @@ class BackendSelector:
                               connections=cfg.podman_connections,
                               stats_budget=max(cfg.podman_timeout, cfg.collect_interval / 2))
 
+    @property
+    def remote(self) -> bool:
+        """Return whether Podman runs on another host (ssh://, tcp:): its containers'
+        cgroups and processes are not this host's."""
+        return self._tunnel is not None or bool(self._url and self._url.startswith("tcp:"))
+
     def close(self) -> None:
-        """Close the backend's connections."""
+        """Close the backend's connections (and the ssh tunnel)."""
         with self._lock:
             if self._backend is not None:
                 self._backend.close()
+            if self._tunnel is not None:
+                self._tunnel.close()

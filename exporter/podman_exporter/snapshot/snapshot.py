@@ -30,6 +30,8 @@ class CollectorStatus:
     """Failed runs of this collector since the exporter started."""
     bad_records_total: int = 0
     """Malformed records from Podman this collector dropped since the exporter started."""
+    error: str | None = None
+    """Why its last run failed; None after a success."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,10 @@ class Snapshot:
     """Unix time at which the collection that produced this snapshot ended."""
     up: bool
     """Whether Podman answered in that collection."""
+    endpoint: str = ""
+    """Name of the Podman endpoint (the ``endpoint`` label of its series)."""
+    url: str = ""
+    """Where that Podman is reached (shown on the landing page, never a label)."""
     api: str = ""
     """``varlink`` or ``rest``; empty before Podman first answered."""
     containers: tuple[Container, ...] | None = None

@@ -41,15 +41,28 @@ _CHALLENGE = ((b"www-authenticate", b'Bearer realm="podman-exporter admin"'),
               (b"www-authenticate", b'Basic realm="podman-exporter admin"'))
 
 
-@dataclass
-class AdminApp:
-    """ASGI app for every path under /admin."""
+@dataclass(frozen=True, slots=True)
+class AdminTarget:
+    """One Podman endpoint admin actions can act on."""
 
     backend: Callable[[], PodmanBackend]
     on_action: Callable[[str, str], None]
     """Called with (action, result) after every attempted action."""
     after_success: Callable[[], None]
     """Called after a successful (not dry-run) action: triggers a collection."""
+
+
+ENDPOINT_PARAM = "endpoint"
+"""The query parameter naming the endpoint an action acts on (needed when there are
+several)."""
+
+
+@dataclass
+class AdminApp:
+    """ASGI app for every path under /admin."""
+
+    targets: Callable[[], Mapping[str, AdminTarget]]
+    """Return the endpoints actions can act on, by name."""
     token: bytes | None = None
     users: CredentialChecker | None = None
     rate_limit: int = 10
@@ -72,7 +85,8 @@ class AdminApp:
                 return
             if await self._authenticate(scope, send, None) is None:
                 return
-            await _json(send, 200, {"actions": [a.describe() for a in ACTIONS]},
+            await _json(send, 200, {"actions": [a.describe() for a in ACTIONS],
+                                    "endpoints": sorted(self.targets())},
                         head=method == "HEAD")
             return
         matched = [(a, m) for a in ACTIONS if (m := a.route.fullmatch(path))]
@@ -148,30 +162,53 @@ class AdminApp:
             return await self.users.check_scope(scope)
         return None
 
+    def _target(self, pairs: list[tuple[str, str]]) -> tuple[str, AdminTarget]:
+        """Return the endpoint the query names (``endpoint=NAME``), or the only one;
+        raise BadRequest when several exist and none or an unknown one is named."""
+        targets = self.targets()
+        named = [v for k, v in pairs if k == ENDPOINT_PARAM]
+        if len(named) > 1:
+            raise BadRequest("endpoint is given more than once")
+        if not named and len(targets) == 1:
+            return next(iter(targets.items()))
+        if not named:
+            raise BadRequest("several Podman endpoints: name one with ?endpoint= ("
+                             + ", ".join(sorted(targets)) + ")")
+        if named[0] not in targets:
+            raise BadRequest(f"no endpoint {named[0]!r} (there are: "
+                             + ", ".join(sorted(targets)) + ")")
+        return named[0], targets[named[0]]
+
     async def _run(self, action: Action, params: Mapping[str, str], scope: Scope, who: str,
                    client: str) -> tuple[int, dict[str, object]]:
         query = scope.get("query_string", b"").decode("latin-1")
+        pairs = parse_qsl(query, keep_blank_values=True)
+        rest = [(k, v) for k, v in pairs if k != ENDPOINT_PARAM]
         try:
-            call = action.parse(params, dict(parse_qsl(query, keep_blank_values=True)),
-                                strict_keys=parse_qsl(query, keep_blank_values=True))
+            endpoint, target = self._target(pairs)
+            call = action.parse(params, dict(rest), strict_keys=rest)
         except BadRequest as exc:
             return 400, {"action": action.name, "error": str(exc)}
         async with self._serial:
-            status, body, result = await asyncio.to_thread(self._execute, action, call)
+            status, body, result = await asyncio.to_thread(self._execute, action, call,
+                                                           target.backend)
+        body["endpoint"] = endpoint
         log.info("admin action", extra={"action": action.name, "who": who, "client": client,
-                                        "target": call.target, "result": result,
-                                        "dry_run": call.dry_run})
-        self.on_action(action.name, result)
+                                        "endpoint": endpoint, "target": call.target,
+                                        "result": result, "dry_run": call.dry_run})
+        target.on_action(action.name, result)
         if result == "success" and not call.dry_run:
-            self.after_success()
+            target.after_success()
         return status, body
 
-    def _execute(self, action: Action, call: Call) -> tuple[int, dict[str, object], str]:
+    @staticmethod
+    def _execute(action: Action, call: Call, backend: Callable[[], PodmanBackend]
+                 ) -> tuple[int, dict[str, object], str]:
         body: dict[str, object] = {"action": action.name}
         if call.dry_run:
             body["dry_run"] = True
         try:
-            body["ids"] = action.perform(self.backend(), call)
+            body["ids"] = action.perform(backend(), call)
         except NotFound as exc:
             return 404, {**body, "error": str(exc)}, "not_found"
         except PodmanUnavailable as exc:
