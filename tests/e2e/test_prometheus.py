@@ -89,7 +89,7 @@ def test_every_rule_is_loaded_and_evaluates_without_error(stack: DemoStack) -> N
 def running_container(stack: DemoStack) -> dict[str, str]:
     """Return the labels of a running container with a memory limit and a plain name."""
     result = stack.query(
-        "podman_container_mem_limit_bytes < on (job, instance) group_left ()"
+        "podman_container_mem_limit_bytes < on (job, instance, endpoint) group_left ()"
         " podman_host_memory_total_bytes")
     plain = [r["metric"] for r in result if PLAIN_NAME.fullmatch(r["metric"]["name"])]
     assert plain, "the demo has no running container with a memory limit"
@@ -99,7 +99,7 @@ def running_container(stack: DemoStack) -> dict[str, str]:
 def test_every_dashboard_query_evaluates_and_returns_series(stack: DemoStack) -> None:
     container = running_container(stack)
     values = {"job": "podman", "instance": stack.target,
-              "container": container["name"], "__rate_interval": "10s"}
+              "container": container["name"], "endpoint": ".+", "__rate_interval": "10s"}
     all_queries = [q for p in queries.dashboard_files()
                    for q in queries.panel_queries(p) + queries.variable_queries(p)]
     assert len(all_queries) > 40

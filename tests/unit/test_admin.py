@@ -419,3 +419,29 @@ def test_basic_challenge_only_with_admin_users(sim: SimulatorHandle) -> None:
     with_users, _ = make_app(sim, admin_users={"ops": ADMIN_HASH})
     challenges = call(with_users, "GET", "/admin/").headers.get_list("www-authenticate")
     assert any(c.startswith("Basic") for c in challenges)
+
+
+def test_several_endpoints_need_the_endpoint_named(tmp_path: Path) -> None:
+    with start_simulator(f"unix:{tmp_path}/a.sock", SimOptions(containers=6, seed=1)) as a, \
+            start_simulator(f"unix:{tmp_path}/b.sock", SimOptions(containers=6, seed=2)) as b:
+        config = Config(podman_api="varlink", podman_timeout=2.0,
+                        admin_listen_addresses=(("127.0.0.1", ADMIN_PORT),))
+        counted: list[tuple[str, str, str]] = []
+        targets = {
+            name: AdminTarget(BackendSelector(config, handle.address),
+                              lambda action, result, name=name: counted.append(
+                                  (name, action, result)), lambda: None)
+            for name, handle in (("a", a), ("b", b))}
+        app = build_app(config, None, cache=ExpositionCache(MetricOptions()),
+                        targets=lambda: targets, token=TOKEN.encode())
+        before = {"a": state(a), "b": state(b)}
+        unnamed = call(app, "POST", "/admin/containers/prune", AUTH)
+        assert unnamed.status_code == 400 and "a, b" in unnamed.json()["error"]
+        unknown = call(app, "POST", "/admin/containers/prune?endpoint=c", AUTH)
+        assert unknown.status_code == 400 and "no endpoint 'c'" in unknown.json()["error"]
+        assert {"a": state(a), "b": state(b)} == before and counted == []
+        done = call(app, "POST", "/admin/containers/prune?endpoint=b", AUTH)
+        assert done.status_code == 200 and done.json()["endpoint"] == "b"
+        assert state(a) == before["a"] and state(b) != before["b"]
+        assert counted == [("b", "containers_prune", "success")]
+        assert call(app, "GET", "/admin/", AUTH).json()["endpoints"] == ["a", "b"]

@@ -84,6 +84,8 @@ class CollectionLoop:
     _api: str = ""
     _up: bool = False
     """Whether Podman answered the last collection that asked it anything."""
+    _taken: float | None = None
+    """Wall time that collection ended."""
     _down_since: float | None = None
     """``monotonic`` time Podman stopped answering; None while it answers."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -166,13 +168,15 @@ class CollectionLoop:
         """Run every enabled collector once (or those named in ``only`` that have run
         before), publish and return the Snapshot."""
         runs = self._run_all(only)
-        now, mono = self.clock(), self.monotonic()
+        mono = self.monotonic()
         statuses = []
         sections: dict[str, object] = {}
         ran = [run for run in runs.values() if not run.skipped]
-        # A refresh that ran nothing (only new event counts to publish) changes nothing.
+        # A refresh that ran nothing (only new event counts to publish) is no collection:
+        # Podman's state and the collection's time stay those of the last one.
         answered = any(run.outcome is not None for run in ran) if ran else self._up
-        self._up = answered
+        now = self.clock() if ran or self._taken is None else self._taken
+        self._up, self._taken = answered, now
         self._log_outage(answered, mono, runs)
         for spec in self.collectors:
             run = runs[spec.name]

@@ -1,0 +1,164 @@
+"""The exporter with each of its collections timed, for the benchmarks of several
+endpoints (bench/endpoints.py) and of event floods (bench/events.py).
+
+``python -m bench.timed LOG [exporter flags]`` runs ``podman-exporter`` unchanged but
+for a wrapper around ``CollectionLoop.collect_once`` that appends one JSON line per
+collection to LOG: the endpoint, whether it was a full (scheduled) collection or a
+refresh asked for by events, its wall-clock start and its duration from its start until
+its bytes are served, with the parts of it: fetching (start -> publish called), waiting
+(publish less the timed rendering: the wait for the exposition's lock, which every
+endpoint's publish takes, and for the GIL), rendering the endpoint's families, and
+joining every endpoint's into the served bodies (gzip forms included). The exporter
+itself exports only its collectors' durations and the time they ended, which leave out
+the waits between collectors, the lock and the rendering.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import procs
+
+
+@dataclass(frozen=True, slots=True)
+class Cycle:
+    """One collection as the wrapper timed it (seconds but ``start``)."""
+
+    endpoint: str
+    full: bool
+    """A scheduled collection of every due collector (not an event refresh)."""
+    start: float
+    """Wall-clock start (``time.time``)."""
+    seconds: float
+    fetch: float
+    wait: float
+    render: float
+    assemble: float
+
+
+def read_cycles(path: Path) -> list[Cycle]:
+    """Return the collections logged in ``path`` so far, in the order they ended."""
+    if not path.exists():
+        return []
+    return [Cycle(**json.loads(line)) for line in path.read_text().splitlines()
+            if line.endswith("}")]
+
+
+def install(log: Path) -> None:
+    """Wrap the collection, publishing and rendering functions to log every collection."""
+    from podman_exporter.collect.loop import CollectionLoop
+    from podman_exporter.exposition import render
+    from podman_exporter.snapshot.snapshot import Snapshot
+
+    out = log.open("a", buffering=1)
+    write_lock = threading.Lock()
+    local = threading.local()
+
+    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent: dict[str, float] | None = getattr(local, "spent", None)
+                if spent is not None:
+                    spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
+        return wrapper
+
+    collect_once = CollectionLoop.collect_once
+    publish = render.ExpositionCache.publish
+
+    def timed_collect(self: CollectionLoop, only: frozenset[str] | None = None) -> Snapshot:
+        wall, start = time.time(), time.perf_counter()
+        local.start, local.spent = start, {}
+        try:
+            return collect_once(self, only)
+        finally:
+            seconds = time.perf_counter() - start
+            spent, local.spent = local.spent, None
+            parts = {"render": spent.get("_podman", 0.0) + spent.get("_own", 0.0),
+                     "assemble": spent.get("_assemble", 0.0)}
+            record = {"endpoint": self.endpoint, "full": only is None, "start": wall,
+                      "seconds": seconds, "fetch": spent.get("called", seconds),
+                      "wait": max(0.0, spent.get("publish", 0.0) - sum(parts.values())),
+                      **parts}
+            with write_lock:
+                out.write(json.dumps(record) + "\n")
+
+    def timed_publish(self: render.ExpositionCache, snapshot: Snapshot) -> None:
+        spent: dict[str, float] | None = getattr(local, "spent", None)
+        if spent is not None:
+            spent["called"] = time.perf_counter() - local.start
+        publish(self, snapshot)
+
+    render._podman = timed("_podman", render._podman)  # type: ignore[assignment]
+    render._own = timed("_own", render._own)  # type: ignore[assignment]
+    render.ExpositionCache._assemble = timed(  # type: ignore[method-assign]
+        "_assemble", render.ExpositionCache._assemble)
+    render.ExpositionCache.publish = timed(  # type: ignore[method-assign]
+        "publish", timed_publish)
+    CollectionLoop.collect_once = timed_collect  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True, slots=True)
+class Timed:
+    """A running timed exporter."""
+
+    port: int
+    pid: int
+    log: Path
+
+    def cycles(self) -> list[Cycle]:
+        """Return the collections it logged so far."""
+        return read_cycles(self.log)
+
+
+@contextlib.contextmanager
+def exporter(workdir: Path, urls: Sequence[str], *, interval: str, connections: int = 8,
+             extra: tuple[str, ...] = ()) -> Iterator[Timed]:
+    """Run the timed exporter (REST) watching ``urls`` (``NAME=URL`` each); yield it once
+    /metrics answers 200."""
+    port = procs.free_port()
+    log = workdir / f"timed-{port}.jsonl"
+    argv = [procs.PYTHON, "-m", "bench.timed", str(log), "--podman.api", "rest",
+            *(arg for url in urls for arg in ("--podman.url", url)),
+            "--web.listen-address", f"127.0.0.1:{port}", "--podman.connections",
+            str(connections), "--collect.interval", interval, *extra]
+    output = workdir / f"timed-{port}.log"
+    with procs.process(argv, output) as proc:
+        procs._wait(lambda: procs.http_ok(port, "/metrics"), proc, "timed exporter", output)
+        yield Timed(port, proc.pid, log)
+
+
+def stat_cpu(pid: int) -> float:
+    """Return the CPU seconds (utime + stime of ``/proc/PID/stat``, clock ticks) process
+    ``pid`` has used, its ended threads included (per-thread schedstat loses those, and
+    the exporter starts a thread per refresh)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()  # fields[0] is field 3 (state)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Install the timing wrappers and run the exporter; return its exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0].startswith("-"):
+        print("usage: python -m bench.timed LOG [podman-exporter flags]", file=sys.stderr)
+        return 2
+    install(Path(args[0]))
+    from podman_exporter.cli import main as exporter_main
+
+    return exporter_main(args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
