@@ -34,8 +34,8 @@ def test_every_rule_evaluates_without_error_on_real_podman(real_stack: Stack) ->
 def test_every_dashboard_query_returns_series_on_real_podman(
         world: World, real_stack: Stack) -> None:
     container = world.zoo.name("healthy")  # running, with a health check and an exit code
-    values = {"job": "podman", "instance": real_stack.target, "endpoint": ".+", "container": container,
-              "__rate_interval": "10s"}
+    values = {"job": "podman", "instance": real_stack.target, "endpoint": ".+",
+              "container": container, "__rate_interval": "10s"}
     all_queries = [q for p in queries.dashboard_files()
                    for q in queries.panel_queries(p) + queries.variable_queries(p)]
     # Rates and recording rules need a few samples: wait until the slowest has data.
