@@ -23,6 +23,7 @@ from podman_exporter.podman.backend import (
 )
 from podman_exporter.podman.corrections import uptime_ranges
 from podman_exporter.podman.select import BackendSelector
+from podman_exporter.snapshot.events import EventsSnapshot
 from podman_exporter.snapshot.model import (
     Batch,
     Container,
@@ -467,3 +468,46 @@ def test_one_failing_collector_while_podman_answers_still_warns(
     caplog.set_level(logging.INFO, logger="podman_exporter")
     make_loop(backend, clock, published).collect_once()
     assert [r.getMessage() for r in caplog.records] == ["collector images failed: images failed"]
+
+
+class LiveEvents:
+    """An event source whose stream is live or not, as the test says."""
+
+    def __init__(self) -> None:
+        self.live = True
+
+    def observe(self, containers: Sequence[Container], listed_at: float) -> None:
+        pass
+
+    def snapshot(self) -> EventsSnapshot:
+        return EventsSnapshot(stream_up=self.live)
+
+    def stop(self) -> None:
+        pass
+
+
+def test_event_driven_sections_wait_for_events_while_the_stream_is_live() -> None:
+    backend, clock, published = fleet(), Clock(), []
+    events = LiveEvents()
+    loop = make_loop(backend, clock, published)
+    loop.events_for = lambda _: events
+    calls: list[str] = []
+    original = backend.list_images
+
+    def counted() -> Batch[Image]:
+        calls.append("images")
+        return original()
+
+    backend.list_images = counted  # type: ignore[method-assign]
+    loop.collect_once()
+    for _ in range(5):
+        clock.now += 15
+        snap = loop.collect_once()
+    assert calls == ["images"]  # images change only with events: not asked again
+    assert snap.images is not None  # and still served
+    loop.collect_once(frozenset({"images"}))  # an image event's refresh
+    assert calls == ["images", "images"]
+    events.live = False  # the stream is down: every interval again
+    clock.now += 15
+    loop.collect_once()
+    assert calls == ["images", "images", "images"]

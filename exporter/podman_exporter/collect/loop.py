@@ -40,6 +40,12 @@ from podman_exporter.snapshot.snapshot import CollectorStatus, Snapshot
 
 log = logging.getLogger(__name__)
 
+EVENT_DRIVEN = frozenset({"images", "pods", "volumes", "networks"})
+"""Collectors whose data changes only with one of Podman's events."""
+EVENT_DRIVEN_INTERVAL = 300.0
+"""Their interval while the event stream is live: a refresh follows each of their
+events; this only bounds how long a change could go unseen."""
+
 BackendSource = Callable[[], PodmanBackend]
 """Return the backend to use; may raise PodmanError while Podman cannot be reached."""
 
@@ -197,7 +203,7 @@ class CollectionLoop:
                     log.log(logging.WARNING if answered else logging.DEBUG,
                             "collector %s failed: %s", spec.name, run.error)
                 held.last = run
-            max_age = self.max_age + self.intervals.get(spec.name, 0.0)
+            max_age = self.max_age + (self._interval(spec.name) or 0.0)
             fresh = held.fetched_at is not None and 0 <= mono - held.fetched_at <= max_age
             sections[spec.name] = held.value if fresh else None
             statuses.append(
@@ -272,7 +278,7 @@ class CollectionLoop:
                     and held.last is not None:
                 runs[spec.name].skipped = True
                 continue
-            if not self._due(spec.name, now):
+            if only is None and not self._due(spec.name, now):  # a refresh runs its own
                 if spec.stale is not None:
                     deferred.append(spec)
                 else:
@@ -302,10 +308,18 @@ class CollectionLoop:
                 runs[spec.name].skipped = True
         return futures
 
+    def _interval(self, name: str) -> float | None:
+        """Return a collector's own interval; an event-driven one's is at least
+        ``EVENT_DRIVEN_INTERVAL`` while the event stream is live (its events refresh it)."""
+        own = self.intervals.get(name)
+        if name in EVENT_DRIVEN and self._events is not None and self._events.live:
+            return max(own or 0.0, EVENT_DRIVEN_INTERVAL)
+        return own
+
     def _due(self, name: str, now: float) -> bool:
         """Return whether a collector runs now: always, unless it has its own interval and
         its last run succeeded less than that interval ago, with Podman answering since."""
-        interval = self.intervals.get(name)
+        interval = self._interval(name)
         held = self._held.get(name)
         if interval is None or held is None or held.last is None or held.last.error \
                 or held.fetched_at is None or self._down_since is not None:

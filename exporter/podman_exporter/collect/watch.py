@@ -15,6 +15,7 @@ collections is not seen.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -39,6 +40,11 @@ SECTIONS_OF = {
     "network": ("networks",),
 }
 """The collectors whose data an event of each type changes."""
+OOM_READ_INTERVAL = 60.0
+"""Seconds between two readings of a running container's memory cgroup: kills that end
+the container are read at once on its died event, and the kernel log (when readable)
+reports every kill as it happens; this reading catches a killed child process of a
+container that keeps running."""
 MAX_REFRESH_PER_SECOND = 2.0
 """Refreshes an event burst may cause: the first at once, then at most this many a second."""
 
@@ -55,6 +61,10 @@ class EventSource(Protocol):
     def stop(self) -> None:
         """Stop reading events."""
 
+    @property
+    def live(self) -> bool:
+        """Return whether every change of the event-driven sections comes as an event."""
+
 
 class OomCgroups:
     """Reads the memory cgroups' OOM kill counts of running containers, when the exporter
@@ -65,11 +75,16 @@ class OomCgroups:
         self._counters = counters
         self._paths: dict[str, tuple[int, str]] = {}
         """Memory cgroup by container id, with the pid it was found through."""
+        self._read: dict[str, float] = {}
+        """``time.monotonic`` of each container's last reading."""
         self._lock = threading.Lock()
 
     def observe(self, containers: Sequence[Container]) -> None:
-        """Read the count of every running container; forget the others' cgroups."""
+        """Read the count of every running container not read in the last
+        ``OOM_READ_INTERVAL`` seconds (a died event reads at once); forget the cgroups of
+        containers no longer listed."""
         paths: dict[str, tuple[int, str]] = {}
+        now = time.monotonic()
         for c in containers:
             if c.pid is None or c.state not in (ContainerState.RUNNING, ContainerState.PAUSED):
                 continue
@@ -77,15 +92,21 @@ class OomCgroups:
                 known = self._paths.get(c.id)
             if known is not None and known[0] == c.pid:
                 paths[c.id] = known
+                if now - self._read.get(c.id, -math.inf) < OOM_READ_INTERVAL:
+                    continue
             else:
                 path = memory_cgroup(c.pid)
                 if path is None or container_of_cgroup(path) != c.id:
                     continue
                 paths[c.id] = (c.pid, path)
-            self._counters.observe_oom(c.id, oom_kills(paths[c.id][1]), time.monotonic())
+            self._read[c.id] = now
+            self._counters.observe_oom(c.id, oom_kills(paths[c.id][1]), now)
+        listed = {c.id for c in containers}
         with self._lock:
             # A container that stopped keeps its path: its died event may still come.
-            self._paths = {**{k: v for k, v in self._paths.items() if k not in paths}, **paths}
+            self._paths = {**{k: v for k, v in self._paths.items()
+                              if k not in paths and k in listed}, **paths}
+            self._read = {k: v for k, v in self._read.items() if k in listed}
 
     def died(self, container_id: str) -> None:
         """Read the count of a container that just died, while its cgroup may remain."""
@@ -129,7 +150,15 @@ class EventWatch:
 
     def _on_state(self, up: bool) -> None:
         self.counters.set_stream_up(up)
+        if up:  # what changed before the stream began is seen by refreshing it all
+            with self._lock:
+                self._pending.update(s for sections in SECTIONS_OF.values() for s in sections)
         self._debouncer.poke()
+
+    @property
+    def live(self) -> bool:
+        """Return whether the event stream is connected."""
+        return self._stream.connected
 
     def _fire(self) -> None:
         with self._lock:
@@ -190,6 +219,11 @@ class ListingEvents:
 
     def stop(self) -> None:
         """Nothing to stop."""
+
+    @property
+    def live(self) -> bool:
+        """Return False: varlink has no events."""
+        return False
 
 
 def dispatch_kernel_oom(watches: Iterable[EventWatch]) -> Callable[[str], None]:

@@ -41,6 +41,8 @@ class KernelOomLog:
         self._on_kill = on_kill
         self._path = path
         self._stop = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        """Written by ``stop()``: the reader sleeps in ``select`` without a timeout."""
         self._thread: threading.Thread | None = None
         self.kills = 0
         """Kills of Podman containers' processes read so far."""
@@ -54,6 +56,8 @@ class KernelOomLog:
         except OSError as exc:
             log.info("kernel log not readable (%s): OOM kills come from memory cgroups only",
                      exc.strerror or exc)
+            os.close(self._wake_r)
+            os.close(self._wake_w)
             return False
         self._thread = threading.Thread(target=self._read, args=(fd,), name="kernel-oom",
                                         daemon=True)
@@ -63,8 +67,8 @@ class KernelOomLog:
     def _read(self, fd: int) -> None:
         try:
             while not self._stop.is_set():
-                ready, _, _ = select.select([fd], [], [], 0.5)
-                if not ready:
+                ready, _, _ = select.select([fd, self._wake_r], [], [])
+                if fd not in ready:
                     continue
                 try:
                     record = os.read(fd, MAX_RECORD)
@@ -76,7 +80,7 @@ class KernelOomLog:
                     log.warning("kernel log read failed, OOM kills from cgroups only: %s", exc)
                     return
                 if not record:  # not a kernel log (a file in tests): nothing more comes
-                    self._stop.wait(0.5)
+                    self._stop.wait(0.2)
                     continue
                 container = kill_in_record(record)
                 if container is not None:
@@ -86,7 +90,10 @@ class KernelOomLog:
             os.close(fd)
 
     def stop(self) -> None:
-        """Stop reading (within half a second)."""
+        """Stop reading (at once: the reader is woken)."""
         self._stop.set()
+        os.write(self._wake_w, b"x")
         if self._thread is not None:
             self._thread.join(timeout=2)
+        os.close(self._wake_r)
+        os.close(self._wake_w)

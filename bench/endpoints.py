@@ -1,0 +1,362 @@
+"""One exporter watching many Podmans: collection cycle, scrape latency and memory.
+
+N simulated REST Podmans (bench/restsim.py, C containers each, every one in its own
+process) run throughout. Exporters (bench/timed.py: the exporter with each collection
+timed from its start until its bytes are served; REST, default 8 connections per
+endpoint, ``--collect.interval``) are run one after the other, in one run:
+
+- alone: one exporter per endpoint for a few endpoints (the first, middle and last),
+  each watching that endpoint only: the endpoint's cycle is the median of its timed
+  full collections after the first (the first also runs the slow host and sizes
+  collectors and opens the connections); the slowest of them is the baseline;
+- together: one exporter watching all N: every endpoint's cycle the same way; target:
+  the slowest endpoint's cycle <= 1.3x the baseline.
+
+The exporter's and the simulators' CPU over the timed collections (utime + stime) are
+reported per collection round. /metrics latency is measured as bench/scrape.py does
+(one keep-alive connection, rounds alternating who goes first, median over rounds of
+each round's p50 and p99) against nginx serving the exporter's own bytes, plain and
+gzip, for the first lone exporter and for the N-endpoint one, with the rounds spread
+over one collection interval (collections included, as Prometheus scrapes at any
+phase); the p99 over every request pooled is reported too. Target: the N-endpoint
+exporter/nginx p50 ratio <= 1.1x the one-endpoint ratio. RSS (VmRSS) of both after
+their measurements is reported.
+
+Run: ``python -m bench.endpoints [--endpoints 50] [--containers 100] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from bench import procs, timed
+from bench.client import GZIP, PLAIN, Target, fetch, percentile, sample
+from bench.cycle import vm_rss_mb
+from bench.report import Check, Report
+from bench.scrape import Latencies, ScrapeSettings
+from podman_exporter.exposition.render import TEXT_CONTENT_TYPE
+from podman_exporter.podman.rest_http import socket_path
+
+CYCLE_TARGET = 1.3
+SCRAPE_TARGET = 1.1
+"""N-endpoint exporter/nginx p50 ratio, relative to the one-endpoint ratio."""
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointSettings:
+    """The fleet of endpoints and the measuring windows."""
+
+    endpoints: int = 50
+    containers: int = 100
+    interval: float = 15.0
+    collections: int = 4
+    """Timed full collections per endpoint, after the first."""
+    baselines: int = 3
+    """Endpoints measured alone."""
+    scrape: ScrapeSettings = field(default_factory=ScrapeSettings)
+
+
+QUICK = EndpointSettings(interval=5.0, collections=3, baselines=2,
+                         scrape=ScrapeSettings(rounds=3, requests=100))
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """A simulated Podman: its endpoint name, URL and process id."""
+
+    name: str
+    url: str
+    pid: int
+
+
+def _pid_serving(sock: str) -> int:
+    """Return the process id of the simulator listening on ``sock``."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            argv = cmdline.read_bytes().split(b"\0")
+            if b"bench.restsim" in argv and sock.encode() in argv:
+                return int(cmdline.parent.name)
+    raise RuntimeError(f"no simulator process serves {sock}")
+
+
+def start_simulators(stack: contextlib.ExitStack, workdir: Path, count: int,
+                     containers: int) -> list[Endpoint]:
+    """Start ``count`` simulators (bench.procs.rest_simulator) 8 at a time; stop them with
+    ``stack``."""
+    managers = []
+    for i in range(count):
+        (workdir / f"ep{i:02d}").mkdir()
+        managers.append(procs.rest_simulator(workdir / f"ep{i:02d}", containers))
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(m.__enter__) for m in managers]
+    endpoints, error = [], None
+    for i, (manager, future) in enumerate(zip(managers, futures, strict=True)):
+        try:
+            url = future.result()
+        except Exception as exc:  # stop those that started, report the first failure
+            error = error or exc
+            continue
+        stack.push(manager.__exit__)
+        endpoints.append(Endpoint(f"ep{i:02d}", url, _pid_serving(socket_path(url))))
+    if error is not None:
+        raise error
+    return endpoints
+
+
+@dataclass
+class Collected:
+    """The timed full collections of every endpoint of one exporter, and the CPU spent."""
+
+    cycles: dict[str, list[timed.Cycle]]
+    window: float
+    exporter_cpu: float
+    simulators_cpu: float
+    rounds: int
+
+    def cycle(self, name: str) -> float:
+        """Return an endpoint's cycle: the median of its timed collections (seconds)."""
+        return statistics.median(c.seconds for c in self.cycles[name])
+
+    def part(self, name: str, get: Callable[[timed.Cycle], float]) -> float:
+        """Return the median of one part of an endpoint's timed collections."""
+        return statistics.median(get(c) for c in self.cycles[name])
+
+    def slowest(self) -> str:
+        """Return the endpoint with the longest cycle."""
+        return max(self.cycles, key=self.cycle)
+
+
+def _full(exporter: timed.Timed, names: list[str]) -> dict[str, list[timed.Cycle]]:
+    found: dict[str, list[timed.Cycle]] = {n: [] for n in names}
+    for c in exporter.cycles():
+        if c.full and c.endpoint in found:
+            found[c.endpoint].append(c)
+    return found
+
+
+def _until(exporter: timed.Timed, names: list[str], count: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while min(len(v) for v in _full(exporter, names).values()) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"fewer than {count} collections per endpoint after "
+                               f"{timeout:.0f} s: see {exporter.log}")
+        time.sleep(0.2)
+
+
+def collect(exporter: timed.Timed, endpoints: list[Endpoint],
+            settings: EndpointSettings) -> Collected:
+    """Wait for every endpoint's first collection, then time the next ``collections``."""
+    names = [e.name for e in endpoints]
+    sims = [e.pid for e in endpoints]
+    timeout = (settings.collections + 3) * settings.interval + 120
+    _until(exporter, names, 1, timeout)
+    c0, s0, t0 = timed.stat_cpu(exporter.pid), sum(map(timed.stat_cpu, sims)), time.monotonic()
+    _until(exporter, names, 1 + settings.collections, timeout)
+    c1, s1, t1 = timed.stat_cpu(exporter.pid), sum(map(timed.stat_cpu, sims)), time.monotonic()
+    cycles = {n: v[1:1 + settings.collections] for n, v in _full(exporter, names).items()}
+    return Collected(cycles, t1 - t0, c1 - c0, s1 - s0, settings.collections)
+
+
+@dataclass
+class Scraped:
+    """Latencies of one server and encoding: per round (as bench/scrape.py) and pooled."""
+
+    rounds: Latencies = field(default_factory=lambda: Latencies([], []))
+    pooled: list[float] = field(default_factory=list)
+
+
+def scrape_vs_nginx(workdir: Path, port: int, settings: ScrapeSettings,
+                    span: float) -> tuple[dict[tuple[str, str], Scraped], int, int]:
+    """Measure /metrics of the exporter on ``port`` against nginx serving its bytes, in
+    rounds spread over ``span`` seconds; return the latencies by (server, encoding) and
+    the plain and gzip body sizes."""
+    targets = {("exporter", "plain"): Target("exporter", port, "/metrics", PLAIN),
+               ("exporter", "gzip"): Target("exporter", port, "/metrics", GZIP, "gzip")}
+    plain, gzipped = fetch(targets["exporter", "plain"]), fetch(targets["exporter", "gzip"])
+    nginx_dir = workdir / f"nginx-{port}"
+    nginx_dir.mkdir()
+    results = {(server, enc): Scraped() for server in ("exporter", "nginx")
+               for enc in ("plain", "gzip")}
+    with procs.nginx(nginx_dir, plain, gzipped, TEXT_CONTENT_TYPE) as nginx:
+        targets |= {("nginx", "plain"): Target("nginx", nginx, "/metrics", PLAIN),
+                    ("nginx", "gzip"): Target("nginx", nginx, "/gz/metrics", GZIP, "gzip")}
+        start = time.monotonic()
+        for r in range(settings.rounds):
+            time.sleep(max(0.0, start + r * span / settings.rounds - time.monotonic()))
+            for encoding in ("plain", "gzip"):
+                for server in ["exporter", "nginx"] if r % 2 == 0 else ["nginx", "exporter"]:
+                    times = sample(targets[server, encoding], settings.requests, 60.0)
+                    results[server, encoding].rounds.add(times)
+                    results[server, encoding].pooled += times
+    return results, len(plain), len(gzipped)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms"
+
+
+def _parts(collected: Collected, name: str) -> str:
+    return "; ".join(_ms(collected.part(name, get)) for get in (
+        lambda c: c.fetch, lambda c: c.wait, lambda c: c.render, lambda c: c.assemble))
+
+
+@dataclass
+class Measured:
+    """What one exporter gave: its collections, its scrapes (if measured), its RSS."""
+
+    collected: Collected
+    rss: float
+    scraped: dict[tuple[str, str], Scraped] | None = None
+    sizes: tuple[int, int] = (0, 0)
+
+
+def measure_exporter(workdir: Path, endpoints: list[Endpoint], settings: EndpointSettings,
+                     *, scrape: bool) -> Measured:
+    """Run one timed exporter watching ``endpoints``; time its collections, then (with
+    ``scrape``) its scrapes against nginx; read its RSS last."""
+    urls = [f"{e.name}={e.url}" for e in endpoints]
+    with timed.exporter(workdir, urls, interval=f"{settings.interval:g}s") as exporter:
+        collected = collect(exporter, endpoints, settings)
+        measured = Measured(collected, 0.0)
+        if scrape:
+            scraped, plain, gzipped = scrape_vs_nginx(workdir, exporter.port,
+                                                      settings.scrape, settings.interval)
+            measured.scraped, measured.sizes = scraped, (plain, gzipped)
+        measured.rss = vm_rss_mb(exporter.pid)
+    return measured
+
+
+def report_cycles(report: Report, alone: dict[str, Measured], together: Measured,
+                  n: int) -> None:
+    """Add the cycle figures to ``report``."""
+    base_name = max(alone, key=lambda name: alone[name].collected.cycle(name))
+    base = alone[base_name].collected
+    baseline = base.cycle(base_name)
+    all_of = together.collected
+    slow = all_of.slowest()
+    ratio = all_of.cycle(slow) / baseline
+    k = len(base.cycles[base_name])
+    report.add(Check(f"1 endpoint alone: cycle (median of {k}), slowest of {len(alone)}",
+                     f"{_ms(baseline)} ({base_name}; "
+                     + ", ".join(f"{name} {_ms(m.collected.cycle(name))}"
+                                 for name, m in alone.items()) + ")", "(baseline)"))
+    report.add(Check(f"{n} endpoints: slowest endpoint's cycle / slowest alone",
+                     f"{_ms(all_of.cycle(slow))} / {_ms(baseline)} = {ratio:.2f}x ({slow})",
+                     f"<= {CYCLE_TARGET}x", ratio <= CYCLE_TARGET))
+    cycles = sorted(all_of.cycle(name) for name in all_of.cycles)
+    worst = max(c.seconds for v in all_of.cycles.values() for c in v)
+    report.add(Check(f"  {n} endpoints: fastest; median; slowest endpoint's cycle; worst one",
+                     f"{_ms(cycles[0])}; {_ms(statistics.median(cycles))}; "
+                     f"{_ms(cycles[-1])}; {_ms(worst)}", "(reported)"))
+    report.add(Check("  slowest endpoint: fetch; wait; render; join + gzip",
+                     _parts(all_of, slow), "(reported)"))
+    report.add(Check("  alone (slowest): fetch; wait; render; join + gzip",
+                     _parts(base, base_name), "(reported)"))
+    per_round_alone = base.exporter_cpu / base.rounds
+    per_round = all_of.exporter_cpu / all_of.rounds
+    report.add(Check("exporter CPU per collection round: 1 endpoint; "
+                     f"{n} (per endpoint)",
+                     f"{_ms(per_round_alone)}; {_ms(per_round)} ({_ms(per_round / n)}, "
+                     f"{per_round / n / per_round_alone:.1f}x)", "(reported)"))
+    report.add(Check(f"simulators' CPU per collection round: 1; {n} endpoints",
+                     f"{_ms(base.simulators_cpu / base.rounds)}; "
+                     f"{_ms(all_of.simulators_cpu / all_of.rounds)}", "(reported)"))
+
+
+def report_scrapes(report: Report, one: Measured, many: Measured, n: int) -> None:
+    """Add the scrape latency figures to ``report``."""
+    assert one.scraped is not None and many.scraped is not None
+    for i, encoding in enumerate(("plain", "gzip")):
+        ratios = []
+        for label, measured in (("1 endpoint", one), (f"{n} endpoints", many)):
+            assert measured.scraped is not None
+            exp, ngx = (measured.scraped[s, encoding] for s in ("exporter", "nginx"))
+            ratio = exp.rounds.median_p50() / ngx.rounds.median_p50()
+            ratios.append(ratio)
+            size = measured.sizes[i]
+            name = f"{label} {encoding} ({size / 1e3:,.0f} kB): exporter p50 / nginx p50"
+            value = (f"{exp.rounds.median_p50() * 1e3:.3f} / "
+                     f"{ngx.rounds.median_p50() * 1e3:.3f} ms = {ratio:.2f}x")
+            if len(ratios) == 1:
+                report.add(Check(name, value, "(reference)"))
+            else:
+                limit = SCRAPE_TARGET * ratios[0]
+                report.add(Check(name, value, f"<= {SCRAPE_TARGET}x {ratios[0]:.2f} = "
+                                 f"{limit:.2f}x", ratio <= limit))
+            report.add(Check(f"  {label} {encoding}: p99 exporter / nginx; pooled",
+                             f"{exp.rounds.median_p99() * 1e3:.3f} / "
+                             f"{ngx.rounds.median_p99() * 1e3:.3f}; "
+                             f"{percentile(exp.pooled, 0.99) * 1e3:.3f} / "
+                             f"{percentile(ngx.pooled, 0.99) * 1e3:.3f} ms", "(reported)"))
+
+
+def measure(workdir: Path, settings: EndpointSettings, report: Report) -> None:
+    """Measure everything this module describes; add the figures to ``report``."""
+    s = settings
+    with contextlib.ExitStack() as stack:
+        started = time.monotonic()
+        endpoints = start_simulators(stack, workdir, s.endpoints, s.containers)
+        print(f"\n-- {s.endpoints} simulated Podmans x {s.containers} containers started in "
+              f"{time.monotonic() - started:.0f} s; interval {s.interval:g} s, "
+              f"{s.collections} timed collections each", flush=True)
+        picks = sorted({round(i * (s.endpoints - 1) / max(1, s.baselines - 1))
+                        for i in range(s.baselines)})
+        alone: dict[str, Measured] = {}
+        for n, i in enumerate(picks):
+            e = endpoints[i]
+            alone[e.name] = measure_exporter(workdir, [e], s, scrape=n == 0)
+            print(f"   {e.name} alone: cycles "
+                  + " ".join(_ms(c.seconds) for c in alone[e.name].collected.cycles[e.name]),
+                  flush=True)
+        together = measure_exporter(workdir, endpoints, s, scrape=True)
+        slow = together.collected.slowest()
+        print(f"   {s.endpoints} together: slowest {slow}: cycles "
+              + " ".join(_ms(c.seconds) for c in together.collected.cycles[slow]), flush=True)
+    print()
+    report_cycles(report, alone, together, s.endpoints)
+    one = alone[endpoints[picks[0]].name]
+    report_scrapes(report, one, together, s.endpoints)
+    report.add(Check(f"exporter RSS: 1 endpoint; {s.endpoints} endpoints",
+                     f"{one.rss:.1f}; {together.rss:.1f} MiB", "(reported)"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; return 1 when a target is missed."""
+    parser = argparse.ArgumentParser(prog="python -m bench.endpoints",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoints", type=int, default=50)
+    parser.add_argument("--containers", type=int, default=100)
+    parser.add_argument("--interval", type=float, help="collect interval, s (15; quick 5)")
+    parser.add_argument("--quick", action="store_true",
+                        help="5 s interval, 3 collections, 2 endpoints alone, fewer scrapes")
+    parser.add_argument("--markdown", action="store_true", help="also print a markdown table")
+    args = parser.parse_args(argv)
+    settings = replace(QUICK if args.quick else EndpointSettings(),
+                       endpoints=args.endpoints, containers=args.containers)
+    if args.interval is not None:
+        settings = replace(settings, interval=args.interval)
+    report = Report()
+    started = time.monotonic()
+    with TemporaryDirectory(prefix="podman-exporter-endpoints-") as tmp:
+        measure(Path(tmp), settings, report)
+    print(f"\n== summary ({time.monotonic() - started:.0f} s)")
+    for check in report.checks:
+        print(check.line())
+    if args.markdown:
+        print("\n" + report.markdown())
+    misses = report.misses()
+    print(f"\n{len(misses)} target(s) missed" if misses else "\nall targets met")
+    return 1 if misses else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
