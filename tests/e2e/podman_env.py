@@ -153,24 +153,11 @@ class PodmanEnv:
             self.argv("system", "service", "--time=0", self.url), env=self.env, cwd=self.base,
             stdout=subprocess.DEVNULL, stderr=(self.base / "service.log").open("ab"),
             start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.service.poll() is not None:
-                raise RuntimeError(f"podman system service exited: {self.service.returncode}")
-            if pings(self.socket_path):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("podman system service did not answer within 30s")
+        wait_for_service(self.service, self.socket_path, self.base / "service.log")
 
     def stop_service(self) -> None:
         """Stop the REST service (the containers keep running)."""
-        if self.service is not None and self.service.poll() is None:
-            os.killpg(self.service.pid, signal.SIGTERM)
-            try:
-                self.service.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.service.pid, signal.SIGKILL)
-                self.service.wait()
+        stop_service(self.service)
         self.service = None
 
     def run_parallel(self, commands: list[list[str]]) -> list[str]:
@@ -228,6 +215,33 @@ def free_subnet() -> str:
         second, third = random.randint(200, 250), random.randint(0, 255)
         if f"00{third:02X}{second:02X}0A" not in used:  # 10.second.third.0, little-endian
             return f"10.{second}.{third}.0/24"
+
+
+def wait_for_service(service: subprocess.Popen[bytes], socket_path: Path, log: Path) -> None:
+    """Return once a ``podman system service`` answers ``/_ping`` on ``socket_path``;
+    raise with the end of its ``log`` if it exits, or after 30 s."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if service.poll() is not None:
+            text = log.read_text(errors="replace").strip() if log.exists() else ""
+            raise RuntimeError(f"podman system service exited ({service.returncode}): "
+                               f"{text[-2000:]}")
+        if pings(socket_path):
+            return
+        time.sleep(0.05)
+    raise RuntimeError("podman system service did not answer within 30s")
+
+
+def stop_service(service: subprocess.Popen[bytes] | None) -> None:
+    """Stop a ``podman system service`` (its containers keep running): SIGTERM to its
+    process group, SIGKILL after 15 s."""
+    if service is not None and service.poll() is None:
+        os.killpg(service.pid, signal.SIGTERM)
+        try:
+            service.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(service.pid, signal.SIGKILL)
+            service.wait()
 
 
 def pings(path: Path) -> bool:

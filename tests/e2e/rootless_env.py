@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from podman_env import import_image, pings
+from podman_env import import_image, stop_service, wait_for_service
 
 from support import require_tool as require
 from support import unavailable
@@ -130,26 +130,11 @@ class RootlessEnv:
             self.as_user("podman", "system", "service", "--time=0", self.url),
             env=self.env, cwd=self.base, stdout=subprocess.DEVNULL,
             stderr=(self.base / "service.log").open("ab"), start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.service.poll() is not None:
-                log = (self.base / "service.log").read_text(errors="replace").strip()
-                raise RuntimeError(f"rootless podman system service exited "
-                                   f"({self.service.returncode}): {log[-2000:]}")
-            if pings(self.socket_path):
-                return
-            time.sleep(0.05)
-        raise RuntimeError("rootless podman system service did not answer within 30s")
+        wait_for_service(self.service, self.socket_path, self.base / "service.log")
 
     def stop_service(self) -> None:
         """Stop the REST service (the containers keep running)."""
-        if self.service is not None and self.service.poll() is None:
-            os.killpg(self.service.pid, signal.SIGTERM)
-            try:
-                self.service.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.service.pid, signal.SIGKILL)
-                self.service.wait()
+        stop_service(self.service)
         self.service = None
 
     def setup(self) -> None:

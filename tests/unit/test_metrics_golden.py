@@ -6,13 +6,10 @@ otherwise the rendered bytes must equal the files byte for byte.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
-import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from prometheus_client.exposition import generate_latest
@@ -23,6 +20,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from golden import fleets
 from podman_exporter.metrics import served_families
 from podman_exporter.metrics.labels import clean, container_label_names
 from support import require_tool
@@ -30,16 +28,6 @@ from support import require_tool
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
-def _load_fleets() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("golden_fleets", GOLDEN / "fleets.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fleets = _load_fleets()
 
 
 class _Families:

@@ -3,12 +3,9 @@ bytes for the golden fleets and for any family metrics/family.py can build."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from collections.abc import Iterable
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
@@ -19,6 +16,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.utils import floatToGoString
 
+from golden import fleets
 from podman_exporter.exposition.lines import EOF, go_float, render_both
 from podman_exporter.exposition.render import render
 from podman_exporter.metrics.family import Family, Kind, SeriesMetric, finish
@@ -27,16 +25,6 @@ from podman_exporter.metrics.labels import clean
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
-def _load_fleets() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("golden_fleets", GOLDEN / "fleets.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fleets = _load_fleets()
 
 
 class Families:
