@@ -52,7 +52,8 @@ if TYPE_CHECKING:
 
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
                      "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
-LAST_COLLECTION = re.compile(rb"^podman_exporter_last_collection_timestamp_seconds (\S+)$",
+LAST_COLLECTION = re.compile(rb"^podman_exporter_last_collection_timestamp_seconds(?:\{[^}]*\})? "
+                             rb"(\S+)$",
                              re.MULTILINE)
 DEFAULT_INTERVAL = 15.0
 TARGET_PER_COLLECTION_MS = 25.0
