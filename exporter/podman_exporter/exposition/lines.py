@@ -62,7 +62,8 @@ def _label_text(names: tuple[str, ...], values: tuple[str, ...]) -> str:
 
 
 class _Labels:
-    """Formats the label text of the series of families with the same label names.
+    """Formats the label text of the series of families with the same label names (and
+    the same constant labels, written into the template once).
 
     Texts are found by the identity of the label values: the metric modules hand every
     family of a container the same tuple, and the families (so the tuples) live for the
@@ -70,16 +71,23 @@ class _Labels:
     only costs its text again.
     """
 
-    def __init__(self, names: tuple[str, ...]) -> None:
+    def __init__(self, names: tuple[str, ...], const: tuple[tuple[str, str], ...] = ()) -> None:
         self.names = names
-        self.order = sorted(range(len(names)), key=names.__getitem__)
-        self.template = "{" + ",".join(f'{names[i]}="%s"' for i in self.order) + "}"
+        self.const = const
+        every = [(n, None) for n in names] + [(n, v) for n, v in const]
+        placed = sorted(range(len(every)), key=lambda i: every[i][0])
+        self.order = [i for i in placed if i < len(names)]
+        self.template = "{" + ",".join(
+            f'{every[i][0]}="%s"' if i < len(names)
+            else f'{every[i][0]}="{_escape(every[i][1] or "").replace("%", "%%")}"'
+            for i in placed) + "}"
         self.known: dict[int, str] = {}
 
     def text(self, values: tuple[str, ...]) -> str:
         """Return the label text of one series (as _label_text)."""
-        if len(values) != len(self.names) or not values:
-            return _label_text(self.names, values)
+        if len(values) != len(self.names) or not (values or self.const):
+            return _label_text(self.names + tuple(n for n, _ in self.const),
+                               values + tuple(v for _, v in self.const))
         joined = "".join(values)
         ordered = [values[i] for i in self.order]
         if "\\" in joined or "\n" in joined or '"' in joined:
@@ -93,7 +101,7 @@ class Formatted:
     text of each value already written."""
 
     def __init__(self) -> None:
-        self.labels: dict[tuple[str, ...], _Labels] = {}
+        self.labels: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], _Labels] = {}
         self.values: dict[float, str] = {}
 
 
@@ -101,17 +109,18 @@ def _shared(metric: Metric) -> SeriesMetric | None:
     """Return ``metric`` when its sample lines can be formatted here, else None."""
     if not isinstance(metric, SeriesMetric) or not _PLAIN_NAME.match(metric.sample_name):
         return None
-    if not all(_PLAIN_NAME.match(n) for n in metric.labelnames) or \
-            len(set(metric.labelnames)) != len(metric.labelnames):
+    names = metric.labelnames + tuple(n for n, _ in metric.const)
+    if not all(_PLAIN_NAME.match(n) for n in names) or len(set(names)) != len(names):
         return None
     return metric
 
 
 def sample_lines(metric: SeriesMetric, shared: Formatted) -> str:
     """Return the sample lines of a family, formatting through (and into) ``shared``."""
-    labels = shared.labels.get(metric.labelnames)
+    key = (metric.labelnames, metric.const)
+    labels = shared.labels.get(key)
     if labels is None:
-        labels = shared.labels[metric.labelnames] = _Labels(metric.labelnames)
+        labels = shared.labels[key] = _Labels(metric.labelnames, metric.const)
     known, label_text, written = labels.known, labels.text, shared.values
     prefix = metric.sample_name
     lines = []

@@ -29,7 +29,8 @@ class SeriesMetric(Metric):
     have made them (labels zipped with the label names, an info's value 1)."""
 
     def __init__(self, proto: Metric, labelnames: tuple[str, ...],
-                 series: Mapping[tuple[str, ...], float]) -> None:
+                 series: Mapping[tuple[str, ...], float],
+                 const: tuple[tuple[str, str], ...] = ()) -> None:
         # ``proto`` was built (and its name validated) by prometheus_client's own class.
         self.name = proto.name
         self.documentation = proto.documentation
@@ -37,6 +38,8 @@ class SeriesMetric(Metric):
         self.type = proto.type
         self.labelnames = labelnames
         self.series = series
+        self.const = const
+        """Labels every series has with the same value (``endpoint``): (name, value)."""
         self.sample_name = proto.name + _SAMPLE_SUFFIX.get(proto.type, "")
         self._samples: list[Sample] | None = None
 
@@ -44,8 +47,9 @@ class SeriesMetric(Metric):
     def samples(self) -> list[Sample]:
         """Return the samples of the series, built once."""
         if self._samples is None:
-            name, names = self.sample_name, self.labelnames
-            self._samples = [Sample(name, dict(zip(names, key, strict=False)), value)
+            name, names, const = self.sample_name, self.labelnames, dict(self.const)
+            self._samples = [Sample(name, {**const, **dict(zip(names, key, strict=False))},
+                                    value)
                              for key, value in self.series.items()]
         return self._samples
 
@@ -97,19 +101,12 @@ def finish(families: Sequence[Family]) -> list[Metric]:
 
 
 def labelled(families: Sequence[Metric], name: str, value: str) -> list[Metric]:
-    """Return the families with the label ``name="value"`` added to every series (first
-    among the label names). Series that shared one tuple of label values share one new
-    tuple, so the exposition formats their label text once."""
-    made: dict[int, tuple[str, ...]] = {}
+    """Return the families with the label ``name="value"`` on every series, kept as a
+    constant of each family (its series are not copied)."""
     out: list[Metric] = []
     for metric in families:
         if not isinstance(metric, SeriesMetric):
             raise TypeError(f"{metric.name}: only SeriesMetric families take a label")
-        series: dict[tuple[str, ...], float] = {}
-        for key, number in metric.series.items():
-            new = made.get(id(key))
-            if new is None:
-                new = made[id(key)] = (value, *key)
-            series[new] = number
-        out.append(SeriesMetric(metric, (name, *metric.labelnames), series))
+        out.append(SeriesMetric(metric, metric.labelnames, metric.series,
+                                ((name, value), *metric.const)))
     return out
