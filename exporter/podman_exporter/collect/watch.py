@@ -77,6 +77,8 @@ class OomCgroups:
         """Memory cgroup by container id, with the pid it was found through."""
         self._read: dict[str, float] = {}
         """``time.monotonic`` of each container's last reading."""
+        self._misses: dict[str, int] = {}
+        """Containers whose process (this pid) showed no cgroup of theirs here."""
         self._lock = threading.Lock()
 
     def observe(self, containers: Sequence[Container]) -> None:
@@ -95,8 +97,11 @@ class OomCgroups:
                 if now - self._read.get(c.id, -math.inf) < OOM_READ_INTERVAL:
                     continue
             else:
+                if self._misses.get(c.id) == c.pid:  # its process is not this host's
+                    continue
                 path = memory_cgroup(c.pid)
                 if path is None or container_of_cgroup(path) != c.id:
+                    self._misses[c.id] = c.pid
                     continue
                 paths[c.id] = (c.pid, path)
             self._read[c.id] = now
@@ -107,6 +112,7 @@ class OomCgroups:
             self._paths = {**{k: v for k, v in self._paths.items()
                               if k not in paths and k in listed}, **paths}
             self._read = {k: v for k, v in self._read.items() if k in listed}
+            self._misses = {k: v for k, v in self._misses.items() if k in listed}
 
     def died(self, container_id: str) -> None:
         """Read the count of a container that just died, while its cgroup may remain."""
