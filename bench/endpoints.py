@@ -263,11 +263,11 @@ def report_cycles(report: Report, alone: dict[str, Measured], together: Measured
                      _parts(base, base_name), "(reported)"))
     per_round_alone = base.exporter_cpu / base.rounds
     per_round = all_of.exporter_cpu / all_of.rounds
-    report.add(Check("exporter CPU per collection round: 1 endpoint; "
+    report.add(Check("exporter CPU per interval (collections + idle): 1 endpoint; "
                      f"{n} (per endpoint)",
                      f"{_ms(per_round_alone)}; {_ms(per_round)} ({_ms(per_round / n)}, "
                      f"{per_round / n / per_round_alone:.1f}x)", "(reported)"))
-    report.add(Check(f"simulators' CPU per collection round: 1; {n} endpoints",
+    report.add(Check(f"simulators' CPU per interval: 1; {n} endpoints",
                      f"{_ms(base.simulators_cpu / base.rounds)}; "
                      f"{_ms(all_of.simulators_cpu / all_of.rounds)}", "(reported)"))
 

@@ -4,12 +4,13 @@ The collection calls are bench/restsim.py's (its Fleet and handler, subclassed).
 ``GET /v4.0.0/libpod/events?stream=true`` stays silent until a flood is asked for, then
 sends ``rate`` events a second for ``seconds``, each one Podman-4.3-shaped JSON line in
 its own chunk, as Podman flushes each event (sim/events.py's ``event_record``), stamped
-with a strictly growing ``timeNano``; events due at once go out in one write. Container
+with a strictly growing ``timeNano``; events due at once go out in one write (with
+``every``, writes are that many seconds apart, each carrying the events due). Container
 events on the fleet's ids, per 100: 48 ``exec`` and 48 ``exec_died`` (no refresh in the
 exporter: collect/events.py REFRESH_EVENTS), 2 ``health_status`` (a refresh of the
 containers), 1 ``died`` and 1 ``start`` (refreshes, an exit counted).
 
-Control, on the same socket: ``GET /bench/flood?rate=R&seconds=S`` starts a flood on
+Control, on the same socket: ``GET /bench/flood?rate=R&seconds=S[&every=E]`` starts a flood on
 every open stream and answers at once; ``GET /bench/status`` answers JSON: open
 streams, events written, by action, whether the flood is over and how long it took.
 
@@ -45,30 +46,32 @@ class Flood:
         self.generation = 0
         self.rate = 0.0
         self.seconds = 0.0
+        self.every = 0.0
         self.streams = 0
         self.pouring = 0
         self.sent: Counter[str] = Counter()
         self.elapsed = 0.0
         self._last_nano = 0
 
-    def start(self, rate: float, seconds: float) -> None:
+    def start(self, rate: float, seconds: float, every: float = 0.0) -> None:
         """Start a flood on every open stream."""
         with self._changed:
             self.generation += 1
-            self.rate, self.seconds = rate, seconds
+            self.rate, self.seconds, self.every = rate, seconds, every
             self.sent.clear()
             self.elapsed = 0.0
             self.pouring = self.streams
             self._changed.notify_all()
 
-    def wait(self, seen: int, stop: threading.Event) -> tuple[int, float, float] | None:
+    def wait(self, seen: int,
+             stop: threading.Event) -> tuple[int, float, float, float] | None:
         """Wait for a flood newer than generation ``seen``; None once ``stop`` is set."""
         with self._changed:
             while self.generation == seen:
                 if stop.is_set():
                     return None
                 self._changed.wait(0.5)
-            return self.generation, self.rate, self.seconds
+            return self.generation, self.rate, self.seconds, self.every
 
     def line(self, n: int) -> tuple[str, bytes]:
         """Return the action and the chunk of event number ``n`` of a flood."""
@@ -120,7 +123,8 @@ class FloodFleet(restsim.Fleet):
         parts = urlsplit(target)
         if parts.path == "/bench/flood":
             query = dict(parse_qsl(parts.query))
-            self.flood.start(float(query["rate"]), float(query["seconds"]))
+            self.flood.start(float(query["rate"]), float(query["seconds"]),
+                             float(query.get("every", 0.0)))
             return 200, self.flood.status()
         if parts.path == "/bench/status":
             return 200, self.flood.status()
@@ -141,16 +145,17 @@ class FloodHandler(restsim._Handler):
         try:
             seen = flood.generation
             while (plan := flood.wait(seen, self.server.stopping)) is not None:
-                seen, rate, seconds = plan
-                self._pour(flood, rate, seconds)
+                seen, rate, seconds, every = plan
+                self._pour(flood, rate, seconds, every)
         except OSError:
             return
         finally:
             flood.opened(-1)
         self.wfile.write(b"0\r\n\r\n")
 
-    def _pour(self, flood: Flood, rate: float, seconds: float) -> None:
-        """Write ``rate`` events a second for ``seconds``; event n is due at n / rate."""
+    def _pour(self, flood: Flood, rate: float, seconds: float, every: float) -> None:
+        """Write ``rate`` events a second for ``seconds`` (event n is due at n / rate), the
+        writes at least ``every`` seconds apart."""
         total, sent, start = round(rate * seconds), 0, time.monotonic()
         try:
             while sent < total and not self.server.stopping.is_set():
@@ -167,6 +172,8 @@ class FloodHandler(restsim._Handler):
                 self.wfile.write(b"".join(chunks))
                 flood.wrote(actions)
                 sent = due
+                if every > 0:
+                    time.sleep(every)
         finally:
             flood.ended(time.monotonic() - start)
 

@@ -139,13 +139,19 @@ def exporter(workdir: Path, urls: Sequence[str], *, interval: str, connections: 
         yield Timed(port, proc.pid, log)
 
 
-def stat_cpu(pid: int) -> float:
-    """Return the CPU seconds (utime + stime of ``/proc/PID/stat``, clock ticks) process
-    ``pid`` has used, its ended threads included (per-thread schedstat loses those, and
-    the exporter starts a thread per refresh)."""
+def stat_times(pid: int) -> tuple[float, float]:
+    """Return the user and system CPU seconds (utime, stime of ``/proc/PID/stat``, clock
+    ticks) process ``pid`` has used, its ended threads included (per-thread schedstat
+    loses those, and the exporter starts a thread per refresh)."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2:].split()  # fields[0] is field 3 (state)
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def stat_cpu(pid: int) -> float:
+    """Return the CPU seconds process ``pid`` has used (``stat_times`` summed)."""
+    return sum(stat_times(pid))
 
 
 def main(argv: list[str] | None = None) -> int:
