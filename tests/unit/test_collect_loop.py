@@ -511,3 +511,17 @@ def test_event_driven_sections_wait_for_events_while_the_stream_is_live() -> Non
     clock.now += 15
     loop.collect_once()
     assert calls == ["images", "images", "images"]
+
+
+def test_a_refresh_also_retries_the_collectors_that_failed() -> None:
+    backend, clock, published = fleet(), Clock(), []
+    loop = make_loop(backend, clock, published)
+    backend.failing = {"stats"}
+    loop.collect_once()
+    backend.failing = set()
+    backend.stats_asked.clear()
+    snap = loop.collect_once(frozenset({"containers"}))
+    assert len(backend.stats_asked) == 1  # failed last time: retried with the refresh
+    assert all(c.success for c in snap.collectors)
+    snap = loop.collect_once(frozenset({"containers"}))
+    assert len(backend.stats_asked) == 1  # succeeded: its last result stands

@@ -275,8 +275,8 @@ class CollectionLoop:
         for spec in self.collectors:  # prerequisites come first in COLLECTORS
             held = self._held.get(spec.name)
             if only is not None and spec.name not in only and held is not None \
-                    and held.last is not None:
-                runs[spec.name].skipped = True
+                    and held.last is not None and held.last.error is None:
+                runs[spec.name].skipped = True  # a refresh retries the failed ones too
                 continue
             if only is None and not self._due(spec.name, now):  # a refresh runs its own
                 if spec.stale is not None:
