@@ -12,15 +12,20 @@ endpoint, ``--collect.interval``) are run one after the other, in one run:
 - together: one exporter watching all N: every endpoint's cycle the same way; target:
   the slowest endpoint's cycle <= 1.3x the baseline.
 
-The exporter's and the simulators' CPU over the timed collections (utime + stime) are
-reported per collection round. /metrics latency is measured as bench/scrape.py does
-(one keep-alive connection, rounds alternating who goes first, median over rounds of
-each round's p50 and p99) against nginx serving the exporter's own bytes, plain and
-gzip, for the first lone exporter and for the N-endpoint one, with the rounds spread
-over one collection interval (collections included, as Prometheus scrapes at any
-phase); the p99 over every request pooled is reported too. Target: the N-endpoint
-exporter/nginx p50 ratio <= 1.1x the one-endpoint ratio. RSS (VmRSS) of both after
-their measurements is reported.
+Nothing scrapes while collections are timed (so no gzip form is compressed at publish).
+
+The exporter's and the simulators' CPU over the timed collections are reported per
+interval: every thread's run time (``/proc/PID/task/*/schedstat``, bench/sizes.py's
+reader; no thread ends in the window here: the stream threads and the pools last).
+
+/metrics latency is measured as bench/scrape.py does (one keep-alive connection,
+rounds alternating who goes first, median over rounds of each round's p50 and p99)
+against nginx serving the exporter's own bytes, plain and gzip, for the first lone
+exporter and for the N-endpoint one, with the rounds spread over one collection
+interval (collections included, as Prometheus scrapes at any phase); the p99 over
+every request pooled is reported too. Target: the N-endpoint exporter/nginx p50 ratio
+<= 1.1x the one-endpoint ratio. RSS (VmRSS) of both after their measurements is
+reported.
 
 Run: ``python -m bench.endpoints [--endpoints 50] [--containers 100] [--quick]``.
 """
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import statistics
 import sys
 import time
@@ -43,10 +49,12 @@ from bench.client import GZIP, PLAIN, Target, fetch, percentile, sample
 from bench.cycle import vm_rss_mb
 from bench.report import Check, Report
 from bench.scrape import Latencies, ScrapeSettings
+from bench.sizes import service_cpu
 from podman_exporter.exposition.render import TEXT_CONTENT_TYPE
 from podman_exporter.podman.rest_http import socket_path
 
 CYCLE_TARGET = 1.3
+DURATION = re.compile(rb"^podman_scrape_collector_duration_seconds\{([^}]*)\} (\S+)$", re.MULTILINE)
 SCRAPE_TARGET = 1.1
 """N-endpoint exporter/nginx p50 ratio, relative to the one-endpoint ratio."""
 
@@ -121,6 +129,9 @@ class Collected:
     exporter_cpu: float
     simulators_cpu: float
     rounds: int
+    exported: dict[str, float] = field(default_factory=dict)
+    """Containers + stats collector seconds of each endpoint's last timed collection, as
+    the exporter exports them."""
 
     def cycle(self, name: str) -> float:
         """Return an endpoint's cycle: the median of its timed collections (seconds)."""
@@ -152,6 +163,10 @@ def _until(exporter: timed.Timed, names: list[str], count: int, timeout: float) 
         time.sleep(0.2)
 
 
+def _cpu(pid: int) -> float:
+    return service_cpu(pid).run
+
+
 def collect(exporter: timed.Timed, endpoints: list[Endpoint],
             settings: EndpointSettings) -> Collected:
     """Wait for every endpoint's first collection, then time the next ``collections``."""
@@ -159,11 +174,24 @@ def collect(exporter: timed.Timed, endpoints: list[Endpoint],
     sims = [e.pid for e in endpoints]
     timeout = (settings.collections + 3) * settings.interval + 120
     _until(exporter, names, 1, timeout)
-    c0, s0, t0 = timed.stat_cpu(exporter.pid), sum(map(timed.stat_cpu, sims)), time.monotonic()
+    c0, s0, t0 = _cpu(exporter.pid), sum(map(_cpu, sims)), time.monotonic()
     _until(exporter, names, 1 + settings.collections, timeout)
-    c1, s1, t1 = timed.stat_cpu(exporter.pid), sum(map(timed.stat_cpu, sims)), time.monotonic()
+    c1, s1, t1 = _cpu(exporter.pid), sum(map(_cpu, sims)), time.monotonic()
     cycles = {n: v[1:1 + settings.collections] for n, v in _full(exporter, names).items()}
-    return Collected(cycles, t1 - t0, c1 - c0, s1 - s0, settings.collections)
+    return Collected(cycles, t1 - t0, c1 - c0, s1 - s0, settings.collections,
+                     exported_seconds(fetch(Target("exporter", exporter.port, "/metrics",
+                                                   PLAIN))))
+
+
+def exported_seconds(body: bytes) -> dict[str, float]:
+    """Return each endpoint's exported containers + stats collector seconds."""
+    found: dict[str, float] = {}
+    for labels, value in DURATION.findall(body):
+        named = dict(re.findall(rb'(\w+)="([^"]*)"', labels))
+        if named.get(b"collector") in (b"containers", b"stats"):
+            endpoint = named.get(b"endpoint", b"").decode()
+            found[endpoint] = found.get(endpoint, 0.0) + float(value)
+    return found
 
 
 @dataclass
@@ -257,10 +285,15 @@ def report_cycles(report: Report, alone: dict[str, Measured], together: Measured
     report.add(Check(f"  {n} endpoints: fastest; median; slowest endpoint's cycle; worst one",
                      f"{_ms(cycles[0])}; {_ms(statistics.median(cycles))}; "
                      f"{_ms(cycles[-1])}; {_ms(worst)}", "(reported)"))
-    report.add(Check("  slowest endpoint: fetch; wait; render; join + gzip",
+    report.add(Check("  slowest endpoint: fetch; wait; render; join",
                      _parts(all_of, slow), "(reported)"))
-    report.add(Check("  alone (slowest): fetch; wait; render; join + gzip",
+    report.add(Check("  alone (slowest): fetch; wait; render; join",
                      _parts(base, base_name), "(reported)"))
+    for label, collected, name in (("alone", base, base_name), (f"{n} endpoints", all_of, slow)):
+        last = collected.cycles[name][-1]
+        report.add(Check(f"  {label}: exported containers + stats durations; timed fetch; cycle",
+                         f"{_ms(collected.exported.get(name, 0.0))}; {_ms(last.fetch)}; "
+                         f"{_ms(last.seconds)} ({name}, last collection)", "(cross-check)"))
     per_round_alone = base.exporter_cpu / base.rounds
     per_round = all_of.exporter_cpu / all_of.rounds
     report.add(Check("exporter CPU per interval (collections + idle): 1 endpoint; "

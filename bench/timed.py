@@ -8,9 +8,10 @@ refresh asked for by events, its wall-clock start and its duration from its star
 its bytes are served, with the parts of it: fetching (start -> publish called), waiting
 (publish less the timed rendering: the wait for the exposition's lock, which every
 endpoint's publish takes, and for the GIL), rendering the endpoint's families, and
-joining every endpoint's into the served bodies (gzip forms included). The exporter
-itself exports only its collectors' durations and the time they ended, which leave out
-the waits between collectors, the lock and the rendering.
+joining every endpoint's into the served bodies (``ExpositionCache._assemble``, which
+also compresses the gzip forms asked for lately). The exporter itself exports only its
+collectors' durations and the time they ended, which leave out the waits between
+collectors, the lock and the rendering.
 """
 
 from __future__ import annotations
@@ -100,8 +101,8 @@ def install(log: Path) -> None:
             spent["called"] = time.perf_counter() - local.start
         publish(self, snapshot)
 
-    render._podman = timed("_podman", render._podman)  # type: ignore[assignment]
-    render._own = timed("_own", render._own)  # type: ignore[assignment]
+    render._podman = timed("_podman", render._podman)
+    render._own = timed("_own", render._own)
     render.ExpositionCache._assemble = timed(  # type: ignore[method-assign]
         "_assemble", render.ExpositionCache._assemble)
     render.ExpositionCache.publish = timed(  # type: ignore[method-assign]
