@@ -60,9 +60,10 @@ class Fleet:
         """Every event watch started (the kernel's OOM reports go to them all)."""
 
     def start(self, endpoints: tuple[Endpoint, ...]) -> None:
-        """Watch ``endpoints``, and discover rootless sockets if configured."""
-        for endpoint in endpoints:
-            self._add(endpoint)
+        """Watch ``endpoints`` (their collections spread evenly over one interval), and
+        discover rootless sockets if configured."""
+        for i, endpoint in enumerate(endpoints):
+            self._add(endpoint, self._config.collect_interval * i / len(endpoints))
         if self._config.podman_discover_rootless:
             self.discover()
             self._discovery = threading.Thread(target=self._discover_forever,
@@ -79,7 +80,8 @@ class Fleet:
         with self._lock:
             return MappingProxyType(dict(self._watched))
 
-    def _add(self, endpoint: Endpoint) -> None:
+    def _add(self, endpoint: Endpoint, offset: float = 0.0) -> None:
+        """Watch one endpoint, its first collection ``offset`` seconds from now."""
         config = self._config
         selector = BackendSelector(config, endpoint.url or None)
         holder: list[CollectionLoop] = []
@@ -97,6 +99,7 @@ class Fleet:
             events_for=events_for,
             endpoint=endpoint.name,
             where=lambda: selector.url,
+            offset=offset,
         )
         holder.append(loop)
         with self._lock:

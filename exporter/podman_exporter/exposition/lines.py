@@ -171,31 +171,33 @@ class Chunk:
     the headers and no separate lines: it cannot be merged with another part's."""
 
     name: str
-    text_header: str
-    openmetrics_header: str
-    lines: str = ""
+    text_header: bytes
+    openmetrics_header: bytes
+    lines: bytes = b""
     whole: bool = False
 
 
 def render_chunks(families: Sequence[Metric]) -> list[Chunk]:
-    """Return the families rendered, one Chunk each, in order; raise as prometheus_client
-    would (UnicodeEncodeError for a lone surrogate...)."""
+    """Return the families rendered, one Chunk each, in order, encoded once here (the
+    joins only copy bytes); raise as prometheus_client would (UnicodeEncodeError for a
+    lone surrogate...)."""
     formatted = Formatted()
     chunks = []
     for metric in families:
         shared = _shared(metric)
         if shared is not None:
-            chunks.append(Chunk(shared.name, text_header(shared), openmetrics_header(shared),
-                                sample_lines(shared, formatted)))
+            chunks.append(Chunk(shared.name, text_header(shared).encode(),
+                                openmetrics_header(shared).encode(),
+                                sample_lines(shared, formatted).encode()))
         else:
             one = _One(metric)
             om: bytes = generate_openmetrics(one)  # type: ignore[no-untyped-call]
-            chunks.append(Chunk(metric.name, generate_latest(one).decode(),
-                                om.decode().removesuffix(EOF), whole=True))
+            chunks.append(Chunk(metric.name, generate_latest(one),
+                                om.removesuffix(EOF.encode()), whole=True))
     return chunks
 
 
-def join_chunks(parts: Sequence[Sequence[Chunk]]) -> tuple[str, str]:
+def join_chunks(parts: Sequence[Sequence[Chunk]]) -> tuple[bytes, bytes]:
     """Return the classic text and the OpenMetrics (without ``# EOF``) of several rendered
     parts, each family once: its header, then its lines from every part that has it, in
     the order the families first appear."""
@@ -205,8 +207,8 @@ def join_chunks(parts: Sequence[Sequence[Chunk]]) -> tuple[str, str]:
         for chunk in part:  # a name twice in one part: two families, as written
             nth = seen[chunk.name] = seen.get(chunk.name, -1) + 1
             by_name.setdefault((chunk.name, nth), []).append(chunk)
-    text: list[str] = []
-    openmetrics: list[str] = []
+    text: list[bytes] = []
+    openmetrics: list[bytes] = []
     for chunks in by_name.values():
         first = chunks[0]
         if first.whole:
@@ -218,11 +220,10 @@ def join_chunks(parts: Sequence[Sequence[Chunk]]) -> tuple[str, str]:
         text += lines
         openmetrics.append(first.openmetrics_header)
         openmetrics += lines
-    return "".join(text), "".join(openmetrics)
+    return b"".join(text), b"".join(openmetrics)
 
 
 def render_both(families: Sequence[Metric]) -> tuple[bytes, bytes]:
     """Return the classic text and the OpenMetrics (without ``# EOF``) of ``families``;
     raise as prometheus_client would (UnicodeEncodeError for a lone surrogate...)."""
-    text, openmetrics = join_chunks([render_chunks(families)])
-    return text.encode(), openmetrics.encode()
+    return join_chunks([render_chunks(families)])

@@ -137,8 +137,8 @@ def _podman(snapshot: Snapshot, options: MetricOptions) -> list[Chunk]:
 def _exposition(snapshots: Mapping[str, Snapshot], parts: Sequence[Sequence[Chunk]]) -> Exposition:
     text, openmetrics = join_chunks(parts)
     return Exposition(snapshots=MappingProxyType(dict(snapshots)),
-                      text=Body(TEXT_CONTENT_TYPE, text.encode()),
-                      openmetrics=Body(OPENMETRICS_CONTENT_TYPE, openmetrics.encode() + _EOF))
+                      text=Body(TEXT_CONTENT_TYPE, text),
+                      openmetrics=Body(OPENMETRICS_CONTENT_TYPE, openmetrics + _EOF))
 
 
 def render(
