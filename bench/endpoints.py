@@ -381,14 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with TemporaryDirectory(prefix="podman-exporter-endpoints-") as tmp:
         measure(Path(tmp), settings, report)
-    print(f"\n== summary ({time.monotonic() - started:.0f} s)")
-    for check in report.checks:
-        print(check.line())
-    if args.markdown:
-        print("\n" + report.markdown())
-    misses = report.misses()
-    print(f"\n{len(misses)} target(s) missed" if misses else "\nall targets met")
-    return 1 if misses else 0
+    return report.summary(started, args.markdown)
 
 
 if __name__ == "__main__":

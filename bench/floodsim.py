@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -185,28 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--socket", required=True, help="unix socket path")
     parser.add_argument("--containers", type=int, default=100)
     args = parser.parse_args(argv)
-    Path(args.socket).unlink(missing_ok=True)
-    server = restsim._Server(args.socket, FloodHandler)
     fleet = FloodFleet(args.containers)
     fleet.flood = Flood(fleet)
-    server.fleet = fleet
-    server.stopping = threading.Event()
-
-    def stop(*_: object) -> None:
-        server.stopping.set()
-        threading.Thread(target=server.shutdown).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    print(f"listening on {args.socket} ({args.containers} containers)", flush=True)
-    try:
-        server.serve_forever(poll_interval=1.0)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        Path(args.socket).unlink(missing_ok=True)
-    return 0
-
+    return restsim.serve(args.socket, FloodHandler, fleet)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 
@@ -35,6 +36,19 @@ class Report:
     def misses(self) -> list[Check]:
         """Return the Checks that missed their target."""
         return [c for c in self.checks if c.ok is False]
+
+    def summary(self, started: float, markdown: bool) -> int:
+        """Print every figure again (and as markdown if asked) after a run begun at
+        ``started`` (``time.monotonic``); return the exit code: 1 when a target was
+        missed, else 0."""
+        print(f"\n== summary ({time.monotonic() - started:.0f} s)")
+        for check in self.checks:
+            print(check.line())
+        if markdown:
+            print("\n" + self.markdown())
+        misses = self.misses()
+        print(f"\n{len(misses)} target(s) missed" if misses else "\nall targets met")
+        return 1 if misses else 0
 
     def markdown(self) -> str:
         """Return the figures as a markdown table."""

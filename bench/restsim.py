@@ -156,9 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--socket", required=True, help="unix socket path")
     parser.add_argument("--containers", type=int, default=100)
     args = parser.parse_args(argv)
-    Path(args.socket).unlink(missing_ok=True)
-    server = _Server(args.socket, _Handler)
-    server.fleet = Fleet(args.containers)
+    return serve(args.socket, _Handler, Fleet(args.containers))
+
+
+def serve(path: str, handler: type[socketserver.BaseRequestHandler], fleet: Fleet) -> int:
+    """Serve ``fleet`` with ``handler`` on the unix socket ``path`` until SIGTERM or ^C;
+    return 0."""
+    Path(path).unlink(missing_ok=True)
+    server = _Server(path, handler)
+    server.fleet = fleet
     server.stopping = threading.Event()
 
     def stop(*_: object) -> None:
@@ -166,14 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=server.shutdown).start()
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"listening on {args.socket} ({args.containers} containers)", flush=True)
+    print(f"listening on {path} ({len(fleet.containers)} containers)", flush=True)
     try:
         server.serve_forever(poll_interval=1.0)
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
-        Path(args.socket).unlink(missing_ok=True)
+        Path(path).unlink(missing_ok=True)
     return 0
 
 
