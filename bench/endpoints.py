@@ -2,7 +2,8 @@
 
 N simulated REST Podmans (bench/restsim.py, C containers each, every one in its own
 process) run throughout. Exporters (bench/timed.py: the exporter with each collection
-timed from its start until its bytes are served; REST, default 8 connections per
+timed from its start until its publish returned, from when a scrape is answered with
+its series, and each join of the served bodies timed; REST, default 8 connections per
 endpoint, ``--collect.interval``) are run one after the other, in one run:
 
 - alone: one exporter per endpoint for a few endpoints (the first, middle and last),
@@ -10,7 +11,9 @@ endpoint, ``--collect.interval``) are run one after the other, in one run:
   full collections after the first (the first also runs the slow host and sizes
   collectors and opens the connections); the slowest of them is the baseline;
 - together: one exporter watching all N: every endpoint's cycle the same way; target:
-  the slowest endpoint's cycle <= 1.3x the baseline.
+  the slowest endpoint's cycle <= 1.3x the baseline. Reported beside it: the time until
+  a join began after the publish had ended (the bodies joined in the background, so a
+  scrape finds them ready), and the joins: how many per interval, how long.
 
 Nothing scrapes while collections are timed (so no gzip form is compressed at publish).
 
@@ -132,6 +135,11 @@ class Collected:
     exported: dict[str, float] = field(default_factory=dict)
     """Containers + stats collector seconds of each endpoint's last timed collection, as
     the exporter exports them."""
+    joins: list[timed.Join] = field(default_factory=list)
+    """The joins from the start of the first timed collection to the end of the window."""
+    served: dict[str, list[float]] = field(default_factory=dict)
+    """Per endpoint: seconds from each timed collection's start until the end of the
+    first join after its publish (bench.timed.served)."""
 
     def cycle(self, name: str) -> float:
         """Return an endpoint's cycle: the median of its timed collections (seconds)."""
@@ -178,9 +186,14 @@ def collect(exporter: timed.Timed, endpoints: list[Endpoint],
     _until(exporter, names, 1 + settings.collections, timeout)
     c1, s1, t1 = _cpu(exporter.pid), sum(map(_cpu, sims)), time.monotonic()
     cycles = {n: v[1:1 + settings.collections] for n, v in _full(exporter, names).items()}
+    time.sleep(1.0)  # the last publications' joins end
+    first = min(c.start for v in cycles.values() for c in v)
+    joins = [j for j in exporter.joins() if j.start >= first]
+    served = {n: [x for c in v if (x := timed.served(c, joins)) is not None]
+              for n, v in cycles.items()}
+    body = fetch(Target("exporter", exporter.port, "/metrics", PLAIN))
     return Collected(cycles, t1 - t0, c1 - c0, s1 - s0, settings.collections,
-                     exported_seconds(fetch(Target("exporter", exporter.port, "/metrics",
-                                                   PLAIN))))
+                     exported_seconds(body), joins, served)
 
 
 def exported_seconds(body: bytes) -> dict[str, float]:
@@ -234,7 +247,16 @@ def _ms(seconds: float) -> str:
 
 def _parts(collected: Collected, name: str) -> str:
     return "; ".join(_ms(collected.part(name, get)) for get in (
-        lambda c: c.fetch, lambda c: c.wait, lambda c: c.render, lambda c: c.assemble))
+        lambda c: c.fetch, lambda c: c.wait, lambda c: c.render))
+
+
+def _joins(collected: Collected) -> str:
+    seconds = sorted(j.seconds for j in collected.joins)
+    if not seconds:
+        return "none"
+    by_reader = sum(j.thread != "exposition-join" for j in collected.joins)
+    return (f"{len(seconds) / collected.rounds:.1f} per interval ({by_reader} by a scrape); "
+            f"median {_ms(statistics.median(seconds))}, max {_ms(seconds[-1])}")
 
 
 @dataclass
@@ -285,10 +307,17 @@ def report_cycles(report: Report, alone: dict[str, Measured], together: Measured
     report.add(Check(f"  {n} endpoints: fastest; median; slowest endpoint's cycle; worst one",
                      f"{_ms(cycles[0])}; {_ms(statistics.median(cycles))}; "
                      f"{_ms(cycles[-1])}; {_ms(worst)}", "(reported)"))
-    report.add(Check("  slowest endpoint: fetch; wait; render; join",
+    report.add(Check("  slowest endpoint: fetch; wait; render",
                      _parts(all_of, slow), "(reported)"))
-    report.add(Check("  alone (slowest): fetch; wait; render; join",
+    report.add(Check("  alone (slowest): fetch; wait; render",
                      _parts(base, base_name), "(reported)"))
+    served_alone = statistics.median(base.served[base_name])
+    served_all = max(statistics.median(v) for v in all_of.served.values() if v)
+    report.add(Check(f"  until joined in the background: alone (slowest); {n} endpoints "
+                     "(slowest)", f"{_ms(served_alone)}; {_ms(served_all)} = "
+                     f"{served_all / served_alone:.2f}x", "(reported)"))
+    report.add(Check(f"  joins: alone; {n} endpoints",
+                     f"{_joins(base)}; {_joins(all_of)}", "(reported)"))
     for label, collected, name in (("alone", base, base_name), (f"{n} endpoints", all_of, slow)):
         last = collected.cycles[name][-1]
         report.add(Check(f"  {label}: exported containers + stats durations; timed fetch; cycle",

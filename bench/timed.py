@@ -2,16 +2,22 @@
 endpoints (bench/endpoints.py) and of event floods (bench/events.py).
 
 ``python -m bench.timed LOG [exporter flags]`` runs ``podman-exporter`` unchanged but
-for a wrapper around ``CollectionLoop.collect_once`` that appends one JSON line per
-collection to LOG: the endpoint, whether it was a full (scheduled) collection or a
-refresh asked for by events, its wall-clock start and its duration from its start until
-its bytes are served, with the parts of it: fetching (start -> publish called), waiting
-(publish less the timed rendering: the wait for the exposition's lock, which every
-endpoint's publish takes, and for the GIL), rendering the endpoint's families, and
-joining every endpoint's into the served bodies (``ExpositionCache._assemble``, which
-also compresses the gzip forms asked for lately). The exporter itself exports only its
-collectors' durations and the time they ended, which leave out the waits between
-collectors, the lock and the rendering.
+for wrappers that append one JSON line to LOG per collection and per join:
+
+- a collection (``CollectionLoop.collect_once``): the endpoint, whether it was a full
+  (scheduled) collection or a refresh asked for by events, its wall-clock start and
+  its duration from its start until ``publish`` returned (from then on a scrape is
+  answered with its series: a reader joins the bodies if no join has yet), with the
+  parts of it: fetching (start -> publish called), waiting (publish less the timed
+  rendering: the wait for the exposition's lock, which every endpoint's publish takes,
+  and for the GIL) and rendering the endpoint's families;
+- a join (``ExpositionCache._assemble``: every endpoint's families joined into the
+  served bodies, the gzip forms asked for lately compressed), in the joining thread or
+  in a reader: its wall-clock start, its duration and its thread. ``served`` tells
+  when the first join that began after a collection's publish ended.
+
+The exporter itself exports only its collectors' durations and the time they ended,
+which leave out the waits between collectors, the lock and the rendering.
 """
 
 from __future__ import annotations
@@ -40,18 +46,44 @@ class Cycle:
     start: float
     """Wall-clock start (``time.time``)."""
     seconds: float
+    """Until publish returned."""
     fetch: float
     wait: float
     render: float
-    assemble: float
+
+
+@dataclass(frozen=True, slots=True)
+class Join:
+    """One join of the served bodies (seconds but ``start``)."""
+
+    start: float
+    """Wall-clock start (``time.time``)."""
+    seconds: float
+    thread: str
 
 
 def read_cycles(path: Path) -> list[Cycle]:
     """Return the collections logged in ``path`` so far, in the order they ended."""
+    return [Cycle(**r) for r in _records(path) if "endpoint" in r]
+
+
+def read_joins(path: Path) -> list[Join]:
+    """Return the joins logged in ``path`` so far, in the order they ended."""
+    return [Join(**r) for r in _records(path) if "thread" in r]
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    return [Cycle(**json.loads(line)) for line in path.read_text().splitlines()
-            if line.endswith("}")]
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+def served(cycle: Cycle, joins: Sequence[Join]) -> float | None:
+    """Return the seconds from a collection's start until the first join that began
+    after its publish returned had ended, None if none has."""
+    published = cycle.start + cycle.seconds
+    ends = [j.start + j.seconds for j in joins if j.start >= published]
+    return min(ends) - cycle.start if ends else None
 
 
 def install(log: Path) -> None:
@@ -75,8 +107,13 @@ def install(log: Path) -> None:
                     spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
         return wrapper
 
+    def write(record: dict[str, Any]) -> None:
+        with write_lock:
+            out.write(json.dumps(record) + "\n")
+
     collect_once = CollectionLoop.collect_once
     publish = render.ExpositionCache.publish
+    assemble = render.ExpositionCache._assemble
 
     def timed_collect(self: CollectionLoop, only: frozenset[str] | None = None) -> Snapshot:
         wall, start = time.time(), time.perf_counter()
@@ -86,14 +123,19 @@ def install(log: Path) -> None:
         finally:
             seconds = time.perf_counter() - start
             spent, local.spent = local.spent, None
-            parts = {"render": spent.get("_podman", 0.0) + spent.get("_own", 0.0),
-                     "assemble": spent.get("_assemble", 0.0)}
-            record = {"endpoint": self.endpoint, "full": only is None, "start": wall,
-                      "seconds": seconds, "fetch": spent.get("called", seconds),
-                      "wait": max(0.0, spent.get("publish", 0.0) - sum(parts.values())),
-                      **parts}
-            with write_lock:
-                out.write(json.dumps(record) + "\n")
+            render_seconds = spent.get("_podman", 0.0) + spent.get("_own", 0.0)
+            write({"endpoint": self.endpoint, "full": only is None, "start": wall,
+                   "seconds": seconds, "fetch": spent.get("called", seconds),
+                   "wait": max(0.0, spent.get("publish", 0.0) - render_seconds),
+                   "render": render_seconds})
+
+    def timed_assemble(self: render.ExpositionCache) -> None:
+        wall, start = time.time(), time.perf_counter()
+        try:
+            assemble(self)
+        finally:
+            write({"start": wall, "seconds": time.perf_counter() - start,
+                   "thread": threading.current_thread().name})
 
     def timed_publish(self: render.ExpositionCache, snapshot: Snapshot) -> None:
         spent: dict[str, float] | None = getattr(local, "spent", None)
@@ -103,8 +145,7 @@ def install(log: Path) -> None:
 
     render._podman = timed("_podman", render._podman)
     render._own = timed("_own", render._own)
-    render.ExpositionCache._assemble = timed(  # type: ignore[method-assign]
-        "_assemble", render.ExpositionCache._assemble)
+    render.ExpositionCache._assemble = timed_assemble  # type: ignore[method-assign]
     render.ExpositionCache.publish = timed(  # type: ignore[method-assign]
         "publish", timed_publish)
     CollectionLoop.collect_once = timed_collect  # type: ignore[method-assign]
@@ -121,6 +162,10 @@ class Timed:
     def cycles(self) -> list[Cycle]:
         """Return the collections it logged so far."""
         return read_cycles(self.log)
+
+    def joins(self) -> list[Join]:
+        """Return the joins it logged so far."""
+        return read_joins(self.log)
 
 
 @contextlib.contextmanager

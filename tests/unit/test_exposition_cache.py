@@ -4,7 +4,9 @@ frozen silently; and rendering in parts gives the same bytes as rendering at onc
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Metric
@@ -14,6 +16,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from podman_exporter.exposition import render as render_module
+from podman_exporter.exposition.lines import Chunk
 from podman_exporter.exposition.render import ExpositionCache, render
 from podman_exporter.metrics import served_families
 from podman_exporter.metrics.options import MetricOptions
@@ -145,3 +148,53 @@ def test_rendering_in_parts_equals_rendering_at_once() -> None:
     whole = Families([*served_families(snap, MetricOptions()), *registry.collect()])
     assert exposition.text.plain == generate_latest(whole)  # type: ignore[arg-type]
     assert exposition.openmetrics.plain == generate_openmetrics(whole)  # type: ignore[arg-type, no-untyped-call]
+
+
+def test_publications_do_not_wait_for_the_join_and_share_the_next_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The join runs in a thread of its own: a publication returns while a join is under
+    way, the publications made meanwhile are joined together once, and a reader always
+    gets every publication that returned."""
+    real = render_module.join_chunks
+    entered, release = threading.Event(), threading.Event()
+    joins: list[tuple[str, int]] = []
+    """(thread, parts) of every join."""
+
+    def join(parts: Sequence[Sequence[Chunk]]) -> tuple[bytes, bytes]:
+        joins.append((threading.current_thread().name, len(parts)))
+        if len(joins) == 1:
+            entered.set()
+            assert release.wait(10)
+        return real(parts)
+
+    monkeypatch.setattr(render_module, "join_chunks", join)
+    cache = ExpositionCache(MetricOptions())
+    cache.publish(replace(snapshot(T0), endpoint="a"))
+    assert entered.wait(10)  # the first join holds on, in its own thread
+    cache.publish(replace(snapshot(T0), endpoint="b"))  # returns though the join holds on
+    cache.publish(replace(snapshot(T0), endpoint="c"))
+    assert len(joins) == 1
+    release.set()
+    current = cache.current  # waits for the join under way, then joins b and c
+    assert current is not None and sorted(current.snapshots) == ["a", "b", "c"]
+    wait_for_join_threads()
+    assert joins[0][0] == "exposition-join"
+    assert len(joins) == 2  # b and c joined once, by the reader or by the thread
+    assert cache.current is current  # nothing new: no join
+
+
+def test_a_forgotten_endpoint_leaves_the_next_read() -> None:
+    cache = ExpositionCache(MetricOptions())
+    cache.publish(replace(snapshot(T0), endpoint="a"))
+    cache.publish(replace(snapshot(T0), endpoint="b"))
+    cache.forget("a")
+    current = cache.current
+    assert current is not None and list(current.snapshots) == ["b"]
+    assert {labels["endpoint"] for labels, _ in samples(cache)["podman_up"]} == {"b"}
+
+
+def wait_for_join_threads() -> None:
+    for thread in threading.enumerate():
+        if thread.name == "exposition-join":
+            thread.join(10)
+            assert not thread.is_alive()

@@ -56,8 +56,8 @@ class Fleet:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._discovery: threading.Thread | None = None
-        self.watches: list[EventWatch] = []
-        """Every event watch started (the kernel's OOM reports go to them all)."""
+        self._watches: dict[str, EventWatch] = {}
+        """The event watch of each endpoint watched now that has one."""
 
     def start(self, endpoints: tuple[Endpoint, ...]) -> None:
         """Watch ``endpoints`` (their collections spread evenly over one interval), and
@@ -75,6 +75,12 @@ class Fleet:
         with self._lock:
             return sorted(self._watched)
 
+    def watches(self) -> list[EventWatch]:
+        """Return the event watches of the endpoints watched now (the kernel's OOM reports
+        go to them all)."""
+        with self._lock:
+            return list(self._watches.values())
+
     def watched(self) -> Mapping[str, Watched]:
         """Return the endpoints watched now, by name."""
         with self._lock:
@@ -87,7 +93,8 @@ class Fleet:
         holder: list[CollectionLoop] = []
 
         def events_for(backend: PodmanBackend) -> EventSource:
-            return self._events_source(backend, holder[0], local=not selector.remote)
+            return self._events_source(endpoint.name, backend, holder[0],
+                                       local=not selector.remote)
 
         loop = CollectionLoop(
             backend=selector,
@@ -108,7 +115,7 @@ class Fleet:
         log.info("watching endpoint %s at %s", endpoint.name,
                  endpoint.url or "the default sockets")
 
-    def _events_source(self, backend: PodmanBackend, loop: CollectionLoop, *,
+    def _events_source(self, name: str, backend: PodmanBackend, loop: CollectionLoop, *,
                        local: bool) -> EventSource:
         """Return what counts an endpoint's events: an EventWatch on the REST event stream
         (memory cgroups read when Podman is on this host), counts derived from listings
@@ -122,12 +129,15 @@ class Fleet:
                            and socket_path(url) is not None)
         watch.start()
         with self._lock:
-            self.watches.append(watch)
+            watched = self._watched.get(name)
+            if watched is not None and watched.loop is loop:  # not dropped meanwhile
+                self._watches[name] = watch
         return watch
 
     def _remove(self, name: str) -> None:
         with self._lock:
             watched = self._watched.pop(name, None)
+            self._watches.pop(name, None)
         if watched is None:
             return
         watched.loop.stop()

@@ -232,10 +232,10 @@ class ListingEvents:
         return False
 
 
-def dispatch_kernel_oom(watches: Iterable[EventWatch]) -> Callable[[str], None]:
-    """Return a handler of kernel-reported OOM kills that tells every watch (only the one
-    that knows the container counts it)."""
+def dispatch_kernel_oom(watches: Callable[[], Iterable[EventWatch]]) -> Callable[[str], None]:
+    """Return a handler of kernel-reported OOM kills that tells every watch ``watches``
+    returns at the time (only the one that knows the container counts it)."""
     def handle(container_id: str) -> None:
-        for watch in watches:
+        for watch in watches():
             watch.kernel_oom(container_id)
     return handle

@@ -1,11 +1,13 @@
 """Metric families -> the bytes served on /metrics, rendered once per collection.
 
 A scrape only picks one of four bodies (classic text or OpenMetrics, plain or gzip),
-so its cost does not grow with the number of containers. Both plain bodies are
-rendered at publish (their sample lines are formatted once for both: lines.py). A
-gzip form is compressed at most once per collection: at publish when it was asked
-for in one of the last ``GZIP_MEMORY`` collections (so a scrape finds it ready), else
-on the first request that asks for it.
+so its cost does not grow with the number of containers. An endpoint's families are
+rendered when its collection publishes (their sample lines formatted once for both
+formats: lines.py); the served bodies join every endpoint's once per burst of
+publications, in a thread of their own, so one endpoint's collection never waits for
+the others' bytes to be copied. A gzip form is compressed at most once per join: at
+the join when it was asked for in one of the last ``GZIP_MEMORY`` joins (so a scrape
+finds it ready), else on the first request that asks for it.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ GZIP_LEVEL = 1
 """zlib's fastest level (nginx's default): at 1,000 containers 2.5x less CPU than level 6
 for a body about 6 % larger (docs/performance.md)."""
 GZIP_MEMORY = 8
-"""Collections a format's gzip form stays compressed at publish after it was last asked for."""
+"""Joins a format's gzip form stays compressed at after it was last asked for."""
+TRIM_EVERY = 1.0
+"""Seconds between two returns of freed heap memory to the system (at a join)."""
 _EOF = EOF.encode()
 log = logging.getLogger(__name__)
 
@@ -155,14 +159,22 @@ class ExpositionCache:
     """Holds the latest Exposition of every endpoint together; written by the collection
     threads (one per endpoint), read per request.
 
-    Each endpoint's families are rendered when its collection publishes, and the served
-    bodies join every endpoint's (each family under one header). When an endpoint's
-    Podman series cannot be rendered (a bug meeting unexpected data), that failure is
-    counted in its ``podman_exporter_publish_failures_total`` (logged, with the
-    traceback the first time), its own series are still rendered afresh, and its Podman
-    series last rendered are served again until they are older than ``max_age`` (then
-    they are left out); ``podman_exporter_last_publish_success_timestamp_seconds`` says
-    when its last collection rendered without error ended. Nothing is frozen silently.
+    Each endpoint's families are rendered when its collection publishes; the served
+    bodies join every endpoint's (each family under one header). The join copies every
+    endpoint's bytes (10 MB at 50 endpoints of 100 containers), so it is not done in the
+    publishing thread nor under the lock publications take: a publication marks the
+    bodies stale and starts a joining thread unless one runs, which joins until nothing
+    is stale (publications that come while it joins share its next join), then ends. A
+    reader that finds the bodies stale joins them itself, or waits for the join under
+    way: what was published is served from the moment ``publish`` returns.
+
+    When an endpoint's Podman series cannot be rendered (a bug meeting unexpected data),
+    that failure is counted in its ``podman_exporter_publish_failures_total`` (logged,
+    with the traceback the first time), its own series are still rendered afresh, and
+    its Podman series last rendered are served again until they are older than
+    ``max_age`` (then they are left out);
+    ``podman_exporter_last_publish_success_timestamp_seconds`` says when its last
+    collection rendered without error ended. Nothing is frozen silently.
     """
 
     def __init__(self, options: MetricOptions, extra: Sequence[Collector] = (),
@@ -173,17 +185,32 @@ class ExpositionCache:
         self._max_age = max_age
         self._monotonic = monotonic
         self._current: Exposition | None = None
+        self._version = 0
+        """Changes published (or endpoints forgotten) so far."""
+        self._joined = 0
+        """The version ``_current`` was joined at."""
+        self._joining = False
+        """Whether a joining thread runs."""
+        self._trimmed = -math.inf
         self._ready = threading.Event()
         self._lock = threading.Lock()
+        """Held to change or read the endpoints' state (not while joining)."""
+        self._join_lock = threading.Lock()
+        """Held for a join."""
         self._endpoints: dict[str, _Endpoint] = {}
         self._process = render_chunks(process_families(options))
         self.first_success: float | None = None
         self._unzipped = {"text": GZIP_MEMORY, "openmetrics": GZIP_MEMORY}
-        """Per format: publications since its gzip form was last asked for."""
+        """Per format: joins since its gzip form was last asked for."""
 
     @property
     def current(self) -> Exposition | None:
-        """Return the latest Exposition, None before the first collection ended."""
+        """Return the latest Exposition (joined now if a publication is not in it yet),
+        None before the first collection ended."""
+        if self._joined != self._version:
+            with self._join_lock:
+                if self._joined != self._version:
+                    self._assemble()
         return self._current
 
     @property
@@ -193,7 +220,7 @@ class ExpositionCache:
 
     def publish(self, snapshot: Snapshot) -> None:
         """Render an endpoint's Snapshot and serve it with the others' (see the class for
-        failures)."""
+        failures and for when the bodies are joined)."""
         now = self._monotonic()
         with self._lock:
             state = self._endpoints.get(snapshot.endpoint)
@@ -208,30 +235,61 @@ class ExpositionCache:
             state.own = _own(replace(snapshot, publish_failures=state.failures,
                                      last_publish=state.good and state.good[1]),
                              self._options)
-            self._assemble()
             if snapshot.up and self.first_success is None:
                 self.first_success = snapshot.taken_at
+            self._mark_stale()
         self._ready.set()
 
     def forget(self, endpoint: str) -> None:
         """Stop serving an endpoint's series (it is no longer watched)."""
         with self._lock:
-            if self._endpoints.pop(endpoint, None) is not None and self._current is not None:
-                self._assemble()
+            if self._endpoints.pop(endpoint, None) is not None:
+                self._mark_stale()
+
+    def _mark_stale(self) -> None:
+        """Note a change the bodies lack, and start a joining thread unless one runs
+        (lock held)."""
+        self._version += 1
+        if not self._joining:
+            self._joining = True
+            threading.Thread(target=self._join_while_stale, name="exposition-join",
+                             daemon=True).start()
+
+    def _join_while_stale(self) -> None:
+        """Join the bodies until no change is left out of them; then end."""
+        while True:
+            with self._lock:
+                if self._joined == self._version:
+                    self._joining = False
+                    return
+            try:
+                with self._join_lock:
+                    if self._joined != self._version:
+                        self._assemble()
+            except Exception:  # the next reader or publication tries again
+                log.exception("joining the exposition failed")
+                with self._lock:
+                    self._joining = False
+                return
 
     def _assemble(self) -> None:
-        """Join every endpoint's rendered families into the bodies served (lock held)."""
-        states = [self._endpoints[name] for name in sorted(self._endpoints)]
-        previous = self._current
-        current = _exposition(
-            {s.snapshot.endpoint: s.snapshot for s in states},
-            [self._process, *(s.own for s in states), *(s.podman for s in states),
-             render_chunks(_extra_families(self._extra))])
-        self._compress_asked(previous, current)
+        """Join every endpoint's rendered families into the bodies served (join lock held;
+        the state lock only while the parts are taken)."""
+        with self._lock:
+            version = self._version
+            states = [self._endpoints[name] for name in sorted(self._endpoints)]
+            snapshots = {s.snapshot.endpoint: s.snapshot for s in states}
+            parts = [self._process, *(s.own for s in states), *(s.podman for s in states)]
+        parts.append(render_chunks(_extra_families(self._extra)))
+        current = _exposition(snapshots, parts)
+        self._compress_asked(self._current, current)
         self._current = current
-        if _TRIM is not None:
+        self._joined = version
+        now = self._monotonic()
+        if _TRIM is not None and not 0 <= now - self._trimmed < TRIM_EVERY:
             # A collection frees megabytes of replies, records and sample lines; without
             # this glibc keeps them in the heap (about 10 MB at 1,000 containers).
+            self._trimmed = now
             _TRIM(0)
 
     def _compress_asked(self, previous: Exposition | None, current: Exposition) -> None:
