@@ -23,6 +23,7 @@ which leave out the waits between collectors, the lock and the rendering.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import sys
@@ -143,6 +144,16 @@ def install(log: Path) -> None:
             spent["called"] = time.perf_counter() - local.start
         publish(self, snapshot)
 
+    gc_started: dict[str, float] = {}
+
+    def gc_timed(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            gc_started["wall"], gc_started["at"] = time.time(), time.perf_counter()
+        elif info["generation"] == 2 and "at" in gc_started:
+            write({"gc": info["generation"], "start": gc_started["wall"],
+                   "seconds": time.perf_counter() - gc_started["at"]})
+
+    gc.callbacks.append(gc_timed)
     render._podman = timed("_podman", render._podman)
     render._own = timed("_own", render._own)
     render.ExpositionCache._assemble = timed_assemble  # type: ignore[method-assign]

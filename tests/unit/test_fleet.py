@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 from collections.abc import Callable
@@ -50,3 +51,25 @@ def test_an_endpoint_dropped_by_discovery_leaves_no_event_watch(tmp_path: Path) 
         for sock in sockets.values():
             sock.close()
     assert fleet.watches() == []
+
+
+def test_configured_endpoints_are_spread_over_the_interval_from_one_time(
+        tmp_path: Path) -> None:
+    """Each endpoint's first collection is i/N of the interval after a common start, not
+    after its own (late) start: the phases stay apart however long starting takes."""
+    socks = [user_socket(tmp_path, uid) for uid in (4001, 4002, 4003, 4004)]
+    urls = [f"e{i}=unix://{s.getsockname()}" for i, s in enumerate(socks)]
+    config = config_from_args(build_parser().parse_args(
+        ["--podman.api", "rest", "--collect.interval", "60s",
+         *(arg for url in urls for arg in ("--podman.url", url))]))
+    fleet = Fleet(config, lambda snapshot: None, lambda name: None)
+    try:
+        fleet.start(config.podman_endpoints)
+        firsts = [fleet.watched()[f"e{i}"].loop.first for i in range(4)]
+    finally:
+        fleet.stop()
+        for sock in socks:
+            sock.close()
+    assert all(first is not None for first in firsts)
+    steps = [(b - a).total_seconds() for a, b in itertools.pairwise(firsts)]  # type: ignore[operator]
+    assert steps == [15.0, 15.0, 15.0]

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
 from podman_exporter.collect.collectors import COLLECTORS
@@ -62,8 +63,10 @@ class Fleet:
     def start(self, endpoints: tuple[Endpoint, ...]) -> None:
         """Watch ``endpoints`` (their collections spread evenly over one interval), and
         discover rootless sockets if configured."""
+        begun = datetime.now(UTC)
         for i, endpoint in enumerate(endpoints):
-            self._add(endpoint, self._config.collect_interval * i / len(endpoints))
+            spread = timedelta(seconds=self._config.collect_interval * i / len(endpoints))
+            self._add(endpoint, begun + spread)
         if self._config.podman_discover_rootless:
             self.discover()
             self._discovery = threading.Thread(target=self._discover_forever,
@@ -86,8 +89,8 @@ class Fleet:
         with self._lock:
             return MappingProxyType(dict(self._watched))
 
-    def _add(self, endpoint: Endpoint, offset: float = 0.0) -> None:
-        """Watch one endpoint, its first collection ``offset`` seconds from now."""
+    def _add(self, endpoint: Endpoint, first: datetime | None = None) -> None:
+        """Watch one endpoint, its first collection at ``first`` (None: now)."""
         config = self._config
         selector = BackendSelector(config, endpoint.url or None)
         holder: list[CollectionLoop] = []
@@ -106,7 +109,7 @@ class Fleet:
             events_for=events_for,
             endpoint=endpoint.name,
             where=lambda: selector.url,
-            offset=offset,
+            first=first,
         )
         holder.append(loop)
         with self._lock:

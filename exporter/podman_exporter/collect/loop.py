@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from types import MappingProxyType
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -82,9 +82,10 @@ class CollectionLoop:
     """Return the event counts to publish for the backend, once it is first resolved."""
     endpoint: str = ""
     """Name of the Podman endpoint, stamped on every snapshot."""
-    offset: float = 0.0
-    """Seconds before the first collection: endpoints are spread over the interval so
-    that their collections do not all contend at once."""
+    first: datetime | None = None
+    """When the first collection runs (None: at start), the later ones following at
+    whole intervals from it: endpoints are spread over the interval from one common
+    time so that their collections do not contend."""
     where: Callable[[], str] = str
     """Return where Podman is reached (for the landing page)."""
     _held: dict[str, _Held] = field(default_factory=dict)
@@ -124,7 +125,7 @@ class CollectionLoop:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=None,
-            next_run_time=datetime.now(UTC) + timedelta(seconds=self.offset),
+            next_run_time=self.first or datetime.now(UTC),
         )
         self._scheduler.start()
 
