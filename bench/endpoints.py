@@ -8,8 +8,10 @@ endpoint, ``--collect.interval``) are run one after the other, in one run:
 
 - alone: one exporter per endpoint for a few endpoints (the first, middle and last),
   each watching that endpoint only: the endpoint's cycle is the median of its timed
-  full collections after the first (the first also runs the slow host and sizes
-  collectors and opens the connections); the slowest of them is the baseline;
+  full collections after the first ``SKIPPED`` (the first also runs the slow host and
+  sizes collectors and opens the connections; with N endpoints the second one of the
+  first endpoints comes right after the last endpoints' first ones, and meets the first
+  full garbage collection after start-up); the slowest of them is the baseline;
 - together: one exporter watching all N: every endpoint's cycle the same way; target:
   the slowest endpoint's cycle <= 1.3x the baseline. Reported beside it: the time until
   a join began after the publish had ended (the bodies joined in the background, so a
@@ -59,6 +61,8 @@ from podman_exporter.podman.rest_http import socket_path
 CYCLE_TARGET = 1.3
 DURATION = re.compile(rb"^podman_scrape_collector_duration_seconds\{([^}]*)\} (\S+)$", re.MULTILINE)
 SCRAPE_TARGET = 1.1
+SKIPPED = 2
+"""Full collections of each endpoint left out before the timed ones (start-up)."""
 """N-endpoint exporter/nginx p50 ratio, relative to the one-endpoint ratio."""
 
 
@@ -70,7 +74,7 @@ class EndpointSettings:
     containers: int = 100
     interval: float = 15.0
     collections: int = 4
-    """Timed full collections per endpoint, after the first."""
+    """Timed full collections per endpoint, after the first ``SKIPPED``."""
     baselines: int = 3
     """Endpoints measured alone."""
     scrape: ScrapeSettings = field(default_factory=ScrapeSettings)
@@ -181,11 +185,12 @@ def collect(exporter: timed.Timed, endpoints: list[Endpoint],
     names = [e.name for e in endpoints]
     sims = [e.pid for e in endpoints]
     timeout = (settings.collections + 3) * settings.interval + 120
-    _until(exporter, names, 1, timeout)
+    _until(exporter, names, SKIPPED, timeout)
     c0, s0, t0 = _cpu(exporter.pid), sum(map(_cpu, sims)), time.monotonic()
-    _until(exporter, names, 1 + settings.collections, timeout)
+    _until(exporter, names, SKIPPED + settings.collections, timeout)
     c1, s1, t1 = _cpu(exporter.pid), sum(map(_cpu, sims)), time.monotonic()
-    cycles = {n: v[1:1 + settings.collections] for n, v in _full(exporter, names).items()}
+    cycles = {n: v[SKIPPED:SKIPPED + settings.collections]
+              for n, v in _full(exporter, names).items()}
     time.sleep(1.0)  # the last publications' joins end
     first = min(c.start for v in cycles.values() for c in v)
     joins = [j for j in exporter.joins() if j.start >= first]
