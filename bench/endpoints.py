@@ -55,7 +55,7 @@ from bench.cycle import vm_rss_mb
 from bench.report import Check, Report
 from bench.scrape import Latencies, ScrapeSettings
 from bench.sizes import service_cpu
-from podman_exporter.exposition.render import TEXT_CONTENT_TYPE
+from podman_exporter.exposition.body import TEXT_CONTENT_TYPE
 from podman_exporter.podman.rest_http import socket_path
 
 CYCLE_TARGET = 1.3
@@ -144,6 +144,8 @@ class Collected:
     served: dict[str, list[float]] = field(default_factory=dict)
     """Per endpoint: seconds from each timed collection's start until the end of the
     first join after its publish (bench.timed.served)."""
+    collections: list[float] = field(default_factory=list)
+    """Seconds of each full garbage collection in the same window as ``joins``."""
 
     def cycle(self, name: str) -> float:
         """Return an endpoint's cycle: the median of its timed collections (seconds)."""
@@ -196,9 +198,10 @@ def collect(exporter: timed.Timed, endpoints: list[Endpoint],
     joins = [j for j in exporter.joins() if j.start >= first]
     served = {n: [x for c in v if (x := timed.served(c, joins)) is not None]
               for n, v in cycles.items()}
+    gcs = [seconds for start, seconds in exporter.garbage_collections() if start >= first]
     body = fetch(Target("exporter", exporter.port, "/metrics", PLAIN))
     return Collected(cycles, t1 - t0, c1 - c0, s1 - s0, settings.collections,
-                     exported_seconds(body), joins, served)
+                     exported_seconds(body), joins, served, gcs)
 
 
 def exported_seconds(body: bytes) -> dict[str, float]:
@@ -264,6 +267,14 @@ def _joins(collected: Collected) -> str:
             f"median {_ms(statistics.median(seconds))}, max {_ms(seconds[-1])}")
 
 
+def _collections(collected: Collected) -> str:
+    seconds = collected.collections
+    if not seconds:
+        return "none"
+    return (f"{len(seconds) / collected.rounds:.1f} per interval, "
+            f"median {_ms(statistics.median(seconds))}, max {_ms(max(seconds))}")
+
+
 @dataclass
 class Measured:
     """What one exporter gave: its collections, its scrapes (if measured), its RSS."""
@@ -323,6 +334,8 @@ def report_cycles(report: Report, alone: dict[str, Measured], together: Measured
                      f"{served_all / served_alone:.2f}x", "(reported)"))
     report.add(Check(f"  joins: alone; {n} endpoints",
                      f"{_joins(base)}; {_joins(all_of)}", "(reported)"))
+    report.add(Check(f"  full garbage collections: alone; {n} endpoints",
+                     f"{_collections(base)}; {_collections(all_of)}", "(reported)"))
     for label, collected, name in (("alone", base, base_name), (f"{n} endpoints", all_of, slow)):
         last = collected.cycles[name][-1]
         report.add(Check(f"  {label}: exported containers + stats durations; timed fetch; cycle",

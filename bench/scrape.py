@@ -16,7 +16,7 @@ from pathlib import Path
 from bench import procs
 from bench.client import GZIP, PLAIN, Target, fetch, percentile, sample
 from bench.report import Check, Report
-from podman_exporter.exposition.render import TEXT_CONTENT_TYPE
+from podman_exporter.exposition.body import TEXT_CONTENT_TYPE
 
 NGINX_TARGET = 1.5
 NAIVE_TARGET = 20.0

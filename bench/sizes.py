@@ -166,8 +166,11 @@ def concurrent_plain(caller: Caller, sized_wall: float) -> tuple[float, bool, bo
     other.pid, other.sock = caller.pid, caller.sock
     other.conn = UnixHTTPConnection(caller.sock, 900)
     ended: list[float] = []
-    thread = threading.Thread(target=lambda: (other.get(SIZED),
-                                              ended.append(time.perf_counter())))
+    def sized_call() -> None:
+        other.get(SIZED)
+        ended.append(time.perf_counter())
+
+    thread = threading.Thread(target=sized_call)
     thread.start()
     time.sleep(0.3 * sized_wall)
     overlapped = not ended
@@ -261,13 +264,13 @@ def report(results: list[Result], main_interval: float, share: float) -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         p, s = r.calls["plain"], r.calls["size"]
-        coll = med(collection_cpu(r))
+        main_cpu = med(collection_cpu(r))
         during = (f"{ms(med(r.during))} ms (alone {ms(med(p.wall))}; ended first "
                   f"{r.plain_first}/{len(r.during)})" if r.during else "no overlap")
         print(f"| {r.containers:,} | {med(s.wall) / med(p.wall):.1f}x "
               f"| {med(s.cpu) / med(p.cpu):.1f}x "
               f"| {med(s.cpu) / r.containers * 1e3:.2f} ms "
-              f"| {med(s.cpu) / coll:.2f}x "
+              f"| {med(s.cpu) / main_cpu:.2f}x "
               f"| {ms(r.first_sized[0])} ms, {ms(r.first_sized[1])} ms "
               f"| {during} |")
     for r in results:

@@ -14,7 +14,8 @@ for wrappers that append one JSON line to LOG per collection and per join:
 - a join (``ExpositionCache._assemble``: every endpoint's families joined into the
   served bodies, the gzip forms asked for lately compressed), in the joining thread or
   in a reader: its wall-clock start, its duration and its thread. ``served`` tells
-  when the first join that began after a collection's publish ended.
+  when the first join that began after a collection's publish ended;
+- a full garbage collection (generation 2, ``gc.callbacks``): its start and duration.
 
 The exporter itself exports only its collectors' durations and the time they ended,
 which leave out the waits between collectors, the lock and the rendering.
@@ -71,6 +72,11 @@ def read_cycles(path: Path) -> list[Cycle]:
 def read_joins(path: Path) -> list[Join]:
     """Return the joins logged in ``path`` so far, in the order they ended."""
     return [Join(**r) for r in _records(path) if "thread" in r]
+
+
+def read_collections(path: Path) -> list[tuple[float, float]]:
+    """Return (wall-clock start, seconds) of the full garbage collections logged so far."""
+    return [(r["start"], r["seconds"]) for r in _records(path) if "gc" in r]
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -177,6 +183,10 @@ class Timed:
     def joins(self) -> list[Join]:
         """Return the joins it logged so far."""
         return read_joins(self.log)
+
+    def garbage_collections(self) -> list[tuple[float, float]]:
+        """Return the full garbage collections it logged so far (start, seconds)."""
+        return read_collections(self.log)
 
 
 @contextlib.contextmanager

@@ -155,19 +155,19 @@ def test_publications_do_not_wait_for_the_join_and_share_the_next_one(
     """The join runs in a thread of its own: a publication returns while a join is under
     way, the publications made meanwhile are joined together once, and a reader always
     gets every publication that returned."""
-    real = render_module.join_chunks
+    real = render_module.arrange_chunks
     entered, release = threading.Event(), threading.Event()
     joins: list[tuple[str, int]] = []
     """(thread, parts) of every join."""
 
-    def join(parts: Sequence[Sequence[Chunk]]) -> tuple[bytes, bytes]:
+    def join(parts: Sequence[Sequence[Chunk]]) -> tuple[list[bytes], list[bytes]]:
         joins.append((threading.current_thread().name, len(parts)))
         if len(joins) == 1:
             entered.set()
             assert release.wait(10)
         return real(parts)
 
-    monkeypatch.setattr(render_module, "join_chunks", join)
+    monkeypatch.setattr(render_module, "arrange_chunks", join)
     cache = ExpositionCache(MetricOptions())
     cache.publish(replace(snapshot(T0), endpoint="a"))
     assert entered.wait(10)  # the first join holds on, in its own thread

@@ -1,5 +1,6 @@
-"""Gzip forms: compressed at most once per collection, at publish while scrapes ask for
-them, else by the first request that does (and the response is the same either way)."""
+"""Gzip forms: compressed at most once per join of the served bodies, at the join while
+scrapes ask for them, else by the first request that does (and the response is the same
+either way)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import asyncio
 import gzip
 from typing import Any
 
-from podman_exporter.exposition.render import GZIP_MEMORY, Body, ExpositionCache
+from podman_exporter.exposition.body import Body
+from podman_exporter.exposition.render import ASK_MEMORY, ExpositionCache
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.snapshot.model import Container, ContainerState
 from podman_exporter.snapshot.snapshot import CollectorStatus, Snapshot
@@ -40,16 +42,21 @@ def scrape(app: MetricsApp, accept: str = "", encoding: str = "gzip") -> tuple[d
     return dict(sent[0]["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
 
 
-def test_a_body_compresses_once_and_only_when_needed() -> None:
-    body = Body("text/plain", b"x" * 10_000)
-    assert not body.compressed and not body.asked
-    first = body.gzipped
-    assert body.compressed and body.asked
-    assert body.gzipped is first
-    assert gzip.decompress(first) == body.plain
+def test_a_body_joins_and_compresses_once_and_only_when_needed() -> None:
+    body = Body("text/plain", [b"x" * 10_000, b"y" * 10])
+    assert not body.joined and not body.compressed and not body.asked
+    assert not body.ready(gzipped=False) and not body.ready(gzipped=True)
+    plain = body.response(gzipped=False)
+    assert plain == b"x" * 10_000 + b"y" * 10
+    assert body.joined and body.asked and not body.gzip_asked and not body.compressed
+    assert body.plain is plain
+    first = body.response(gzipped=True)
+    assert body.compressed and body.gzip_asked and body.ready(gzipped=True)
+    assert body.response(gzipped=True) is first
+    assert gzip.decompress(first) == plain
 
 
-def test_gzip_forms_are_compressed_at_publish_while_asked_for() -> None:
+def test_gzip_forms_are_compressed_at_the_join_while_asked_for() -> None:
     cache = ExpositionCache(MetricOptions())
     app = MetricsApp(cache)
     cache.publish(snapshot(1.0))
@@ -59,7 +66,7 @@ def test_gzip_forms_are_compressed_at_publish_while_asked_for() -> None:
     headers, body = scrape(app, accept=OM_ACCEPT)  # compressed by this request
     assert headers[b"content-encoding"] == b"gzip"
     assert gzip.decompress(body) == current.openmetrics.plain
-    for n in range(GZIP_MEMORY):
+    for n in range(ASK_MEMORY):
         cache.publish(snapshot(2.0 + n))  # no scrape meanwhile: remembered a while
         current = cache.current
         assert current is not None
@@ -70,10 +77,10 @@ def test_gzip_forms_are_compressed_at_publish_while_asked_for() -> None:
     assert not current.openmetrics.compressed  # forgotten: left to the next request
 
 
-def test_a_scrape_of_a_ready_gzip_form_keeps_it_compressed_at_publish() -> None:
+def test_a_scrape_of_a_ready_gzip_form_keeps_it_compressed_at_the_join() -> None:
     cache = ExpositionCache(MetricOptions())
     app = MetricsApp(cache)
-    for n in range(3 * GZIP_MEMORY):
+    for n in range(3 * ASK_MEMORY):
         cache.publish(snapshot(float(n)))
         current = cache.current
         assert current is not None
@@ -83,3 +90,26 @@ def test_a_scrape_of_a_ready_gzip_form_keeps_it_compressed_at_publish() -> None:
     assert current is not None and not current.openmetrics.compressed
     headers, body = scrape(app, encoding="identity")
     assert b"content-encoding" not in headers and body == current.text.plain
+
+
+def test_only_the_formats_asked_for_lately_are_joined_at_the_join() -> None:
+    """A body nobody asks for is not joined: with many endpoints most bodies are
+    replaced before a scrape; a scraped format is joined ahead again."""
+    cache = ExpositionCache(MetricOptions())
+    app = MetricsApp(cache)
+    for n in range(ASK_MEMORY):  # joined at first, before any scrape could ask
+        cache.publish(snapshot(float(n)))
+        current = cache.current
+        assert current is not None and current.text.joined and current.openmetrics.joined
+    cache.publish(snapshot(50.0))
+    current = cache.current
+    assert current is not None
+    assert not current.text.joined and not current.openmetrics.joined
+    headers, body = scrape(app, accept=OM_ACCEPT, encoding="identity")  # joined by it
+    assert b"content-encoding" not in headers and body.endswith(b"# EOF\n")
+    assert current.openmetrics.joined and not current.text.joined
+    cache.publish(snapshot(51.0))
+    current = cache.current
+    assert current is not None
+    assert current.openmetrics.joined and not current.openmetrics.compressed
+    assert not current.text.joined

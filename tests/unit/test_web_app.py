@@ -69,7 +69,7 @@ def test_gzip_is_the_same_body(cache: ExpositionCache) -> None:
     assert zipped.headers["content-encoding"] == "gzip"
     assert zipped.content == plain.content  # httpx decodes gzip
     assert cache.current is not None
-    assert gzip.decompress(cache.current.text.gzipped) == plain.content
+    assert gzip.decompress(cache.current.text.compress()) == plain.content
 
 
 @pytest.mark.parametrize(("value", "expected"), [

@@ -197,10 +197,11 @@ def render_chunks(families: Sequence[Metric]) -> list[Chunk]:
     return chunks
 
 
-def join_chunks(parts: Sequence[Sequence[Chunk]]) -> tuple[bytes, bytes]:
-    """Return the classic text and the OpenMetrics (without ``# EOF``) of several rendered
-    parts, each family once: its header, then its lines from every part that has it, in
-    the order the families first appear."""
+def arrange_chunks(parts: Sequence[Sequence[Chunk]]) -> tuple[list[bytes], list[bytes]]:
+    """Return the pieces of the classic text and of the OpenMetrics (without ``# EOF``)
+    of several rendered parts (each joined gives the body; no bytes are copied here),
+    each family once: its header, then its lines from every part that has it, in the
+    order the families first appear."""
     by_name: dict[tuple[str, int], list[Chunk]] = {}
     for part in parts:
         seen: dict[str, int] = {}
@@ -220,10 +221,11 @@ def join_chunks(parts: Sequence[Sequence[Chunk]]) -> tuple[bytes, bytes]:
         text += lines
         openmetrics.append(first.openmetrics_header)
         openmetrics += lines
-    return b"".join(text), b"".join(openmetrics)
+    return text, openmetrics
 
 
 def render_both(families: Sequence[Metric]) -> tuple[bytes, bytes]:
     """Return the classic text and the OpenMetrics (without ``# EOF``) of ``families``;
     raise as prometheus_client would (UnicodeEncodeError for a lone surrogate...)."""
-    return join_chunks([render_chunks(families)])
+    text, openmetrics = arrange_chunks([render_chunks(families)])
+    return b"".join(text), b"".join(openmetrics)

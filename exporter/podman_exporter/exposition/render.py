@@ -1,20 +1,20 @@
-"""Metric families -> the bytes served on /metrics, rendered once per collection.
+"""Metric families -> the bodies served on /metrics, rendered once per collection.
 
-A scrape only picks one of four bodies (classic text or OpenMetrics, plain or gzip),
-so its cost does not grow with the number of containers. An endpoint's families are
-rendered when its collection publishes (their sample lines formatted once for both
-formats: lines.py); the served bodies join every endpoint's once per burst of
-publications, in a thread of their own, so one endpoint's collection never waits for
-the others' bytes to be copied. A gzip form is compressed at most once per join: at
-the join when it was asked for in one of the last ``GZIP_MEMORY`` joins (so a scrape
-finds it ready), else on the first request that asks for it.
+A scrape only picks one of the bodies (classic text or OpenMetrics, plain or gzip:
+body.py), so its cost does not grow with the number of containers. An endpoint's
+families are rendered when its collection publishes (their sample lines formatted once
+for both formats: lines.py); the bodies are arranged from every endpoint's once per
+burst of publications, in a thread of their own, so one endpoint's collection never
+waits for the others' bytes. Right after, the formats asked for in one of the last
+``ASK_MEMORY`` arrangements are joined (and their gzip forms compressed when those were
+asked for), so that a scrape finds them ready; the others are left to the first
+request that asks (with many endpoints, most bodies are replaced before any scrape).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import gzip
 import logging
 import math
 import threading
@@ -26,8 +26,13 @@ from types import MappingProxyType
 from prometheus_client import Metric
 from prometheus_client.registry import Collector
 
-from podman_exporter.exposition.lines import EOF, Chunk, join_chunks, render_chunks
-from podman_exporter.exposition.negotiate import wants_openmetrics
+from podman_exporter.exposition.body import (
+    OPENMETRICS_CONTENT_TYPE,
+    TEXT_CONTENT_TYPE,
+    Body,
+    Exposition,
+)
+from podman_exporter.exposition.lines import EOF, Chunk, arrange_chunks, render_chunks
 from podman_exporter.metrics import (
     endpoint_families,
     exporter_families,
@@ -37,15 +42,10 @@ from podman_exporter.metrics import (
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.snapshot.snapshot import Snapshot
 
-TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-GZIP_LEVEL = 1
-"""zlib's fastest level (nginx's default): at 1,000 containers 2.5x less CPU than level 6
-for a body about 6 % larger (docs/performance.md)."""
-GZIP_MEMORY = 8
-"""Joins a format's gzip form stays compressed at after it was last asked for."""
+ASK_MEMORY = 8
+"""Arrangements a format (or its gzip form) stays made at after it was last asked for."""
 TRIM_EVERY = 1.0
-"""Seconds between two returns of freed heap memory to the system (at a join)."""
+"""Seconds between two returns of freed heap memory to the system (after a join)."""
 _EOF = EOF.encode()
 log = logging.getLogger(__name__)
 
@@ -61,54 +61,6 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 
 _TRIM = _malloc_trim()
-
-
-class Body:
-    """One rendered format: its content type, its plain bytes and their gzip form
-    (compressed once, when first needed)."""
-
-    __slots__ = ("_gzipped", "_lock", "asked", "content_type", "plain")
-
-    def __init__(self, content_type: str, plain: bytes) -> None:
-        self.content_type = content_type
-        self.plain = plain
-        self._gzipped: bytes | None = None
-        self._lock = threading.Lock()
-        self.asked = False
-        """Whether the gzip form was asked for (through ``gzipped``)."""
-
-    @property
-    def compressed(self) -> bool:
-        """Return whether the gzip form is ready."""
-        return self._gzipped is not None
-
-    def compress(self) -> bytes:
-        """Return the gzip form, compressing it if no one has yet."""
-        if self._gzipped is None:
-            with self._lock:
-                if self._gzipped is None:
-                    self._gzipped = gzip.compress(self.plain, GZIP_LEVEL, mtime=0)
-        return self._gzipped
-
-    @property
-    def gzipped(self) -> bytes:
-        """Return the gzip form (compressed now if it is not yet) for a response."""
-        self.asked = True
-        return self.compress()
-
-
-@dataclass(frozen=True, slots=True)
-class Exposition:
-    """Everything /metrics can answer with, and the snapshots (by endpoint) it came from."""
-
-    snapshots: Mapping[str, Snapshot]
-    text: Body
-    openmetrics: Body
-
-    def negotiate(self, accept: str) -> Body:
-        """Return the body for an Accept header: OpenMetrics when asked for, else text
-        (also when the header is malformed: negotiation never raises)."""
-        return self.openmetrics if wants_openmetrics(accept) else self.text
 
 
 @dataclass(slots=True)
@@ -139,10 +91,11 @@ def _podman(snapshot: Snapshot, options: MetricOptions) -> list[Chunk]:
 
 
 def _exposition(snapshots: Mapping[str, Snapshot], parts: Sequence[Sequence[Chunk]]) -> Exposition:
-    text, openmetrics = join_chunks(parts)
+    text, openmetrics = arrange_chunks(parts)
+    openmetrics.append(_EOF)
     return Exposition(snapshots=MappingProxyType(dict(snapshots)),
                       text=Body(TEXT_CONTENT_TYPE, text),
-                      openmetrics=Body(OPENMETRICS_CONTENT_TYPE, openmetrics + _EOF))
+                      openmetrics=Body(OPENMETRICS_CONTENT_TYPE, openmetrics))
 
 
 def render(
@@ -160,13 +113,14 @@ class ExpositionCache:
     threads (one per endpoint), read per request.
 
     Each endpoint's families are rendered when its collection publishes; the served
-    bodies join every endpoint's (each family under one header). The join copies every
-    endpoint's bytes (10 MB at 50 endpoints of 100 containers), so it is not done in the
-    publishing thread nor under the lock publications take: a publication marks the
-    bodies stale and starts a joining thread unless one runs, which joins until nothing
-    is stale (publications that come while it joins share its next join), then ends. A
-    reader that finds the bodies stale joins them itself, or waits for the join under
-    way: what was published is served from the moment ``publish`` returns.
+    bodies are arranged from every endpoint's (each family under one header) and, for
+    the formats asked for lately, joined (10 MB each at 50 endpoints of 100
+    containers). That is not done in the publishing thread nor under the lock
+    publications take: a publication marks the bodies stale and starts a joining thread
+    unless one runs, which arranges and joins until nothing is stale (publications that
+    come meanwhile share its next round), then ends. A reader that finds the bodies
+    stale arranges them itself, or waits for the round under way: what was published is
+    served from the moment ``publish`` returns.
 
     When an endpoint's Podman series cannot be rendered (a bug meeting unexpected data),
     that failure is counted in its ``podman_exporter_publish_failures_total`` (logged,
@@ -200,18 +154,26 @@ class ExpositionCache:
         self._endpoints: dict[str, _Endpoint] = {}
         self._process = render_chunks(process_families(options))
         self.first_success: float | None = None
-        self._unzipped = {"text": GZIP_MEMORY, "openmetrics": GZIP_MEMORY}
-        """Per format: joins since its gzip form was last asked for."""
+        self._unasked = {"text": 0, "openmetrics": 0}
+        """Per format: arrangements since it was last asked for (or since the first)."""
+        self._unzipped = {"text": ASK_MEMORY, "openmetrics": ASK_MEMORY}
+        """Per format: arrangements since its gzip form was last asked for."""
 
     @property
     def current(self) -> Exposition | None:
         """Return the latest Exposition (joined now if a publication is not in it yet),
         None before the first collection ended."""
-        if self._joined != self._version:
+        if self.stale:
             with self._join_lock:
-                if self._joined != self._version:
+                if self.stale:
                     self._assemble()
         return self._current
+
+    @property
+    def stale(self) -> bool:
+        """Return whether a publication is not in the latest Exposition yet (``current``
+        arranges it, or waits for the round under way)."""
+        return self._joined != self._version
 
     @property
     def publish_failures(self) -> int:
@@ -273,8 +235,9 @@ class ExpositionCache:
                 return
 
     def _assemble(self) -> None:
-        """Join every endpoint's rendered families into the bodies served (join lock held;
-        the state lock only while the parts are taken)."""
+        """Arrange every endpoint's rendered families into the bodies served, and join
+        those asked for lately (join lock held; the state lock only while the parts are
+        taken)."""
         with self._lock:
             version = self._version
             states = [self._endpoints[name] for name in sorted(self._endpoints)]
@@ -282,7 +245,7 @@ class ExpositionCache:
             parts = [self._process, *(s.own for s in states), *(s.podman for s in states)]
         parts.append(render_chunks(_extra_families(self._extra)))
         current = _exposition(snapshots, parts)
-        self._compress_asked(self._current, current)
+        self._prepare_asked(self._current, current)
         self._current = current
         self._joined = version
         now = self._monotonic()
@@ -292,13 +255,20 @@ class ExpositionCache:
             self._trimmed = now
             _TRIM(0)
 
-    def _compress_asked(self, previous: Exposition | None, current: Exposition) -> None:
-        """Compress the gzip forms asked for lately, so that scrapes find them ready."""
-        for fmt in self._unzipped:
-            asked = previous is not None and getattr(previous, fmt).asked
-            self._unzipped[fmt] = 0 if asked else self._unzipped[fmt] + 1
-            if self._unzipped[fmt] < GZIP_MEMORY:
-                getattr(current, fmt).compress()
+    def _prepare_asked(self, previous: Exposition | None, current: Exposition) -> None:
+        """Join the formats and compress the gzip forms asked for lately, so that scrapes
+        find them ready."""
+        for fmt in self._unasked:
+            before: Body | None = getattr(previous, fmt, None)
+            body: Body = getattr(current, fmt)
+            asked = before is None or before.asked  # the first ones: before any scrape
+            self._unasked[fmt] = 0 if asked else self._unasked[fmt] + 1
+            zipped = before is not None and before.gzip_asked
+            self._unzipped[fmt] = 0 if zipped else self._unzipped[fmt] + 1
+            if self._unzipped[fmt] < ASK_MEMORY:
+                body.compress()
+            elif self._unasked[fmt] < ASK_MEMORY:
+                body.join()
 
     def _reuse(self, now: float, state: _Endpoint, exc: Exception) -> list[Chunk]:
         """Count a failed rendering; return the endpoint's last Podman series while fresh

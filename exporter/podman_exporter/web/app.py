@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from podman_exporter.exposition.body import Exposition
 from podman_exporter.exposition.negotiate import accepts_gzip
 from podman_exporter.exposition.render import ExpositionCache
 from podman_exporter.web.asgi import ASGIApp, Receive, Scope, Send, header, respond
@@ -62,24 +63,29 @@ class MetricsApp:
         finally:
             self.in_flight -= 1
 
+    async def _current(self) -> Exposition | None:
+        """Return the cache's latest Exposition, arranged in a worker thread if it is
+        behind a publication (the event loop never waits for a join)."""
+        if self.cache.stale:
+            return await asyncio.to_thread(lambda: self.cache.current)
+        return self.cache.current
+
     async def _metrics(self, scope: Scope, send: Send, head: bool) -> None:
-        exposition = self.cache.current
+        exposition = await self._current()
         if exposition is None:
             await respond(send, 503, b"503 no collection has finished yet\n",
                           headers=((b"retry-after", b"1"),), head=head)
             return
         body = exposition.negotiate(header(scope, b"accept"))
-        if accepts_gzip(header(scope, b"accept-encoding")):
-            zipped = body.gzipped if body.compressed else await asyncio.to_thread(
-                lambda: body.gzipped)
-            await respond(send, 200, zipped, body.content_type, head=head,
-                          headers=((b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")))
-        else:
-            await respond(send, 200, body.plain, body.content_type, head=head,
-                          headers=((b"vary", b"Accept-Encoding"),))
+        gzipped = accepts_gzip(header(scope, b"accept-encoding"))
+        data = body.response(gzipped) if body.ready(gzipped) else await asyncio.to_thread(
+            body.response, gzipped)
+        encoding = ((b"content-encoding", b"gzip"),) if gzipped else ()
+        await respond(send, 200, data, body.content_type, head=head,
+                      headers=(*encoding, (b"vary", b"Accept-Encoding")))
 
     async def _landing(self, scope: Scope, send: Send, head: bool) -> None:
-        page = landing_page(self.cache.current, self.telemetry_path)
+        page = landing_page(await self._current(), self.telemetry_path)
         await respond(send, 200, page, "text/html; charset=utf-8", head=head)
 
     async def _healthz(self, scope: Scope, send: Send, head: bool) -> None:

@@ -7,7 +7,7 @@ import html
 from datetime import UTC, datetime
 
 from podman_exporter import __version__
-from podman_exporter.exposition.render import Exposition
+from podman_exporter.exposition.body import Exposition
 from podman_exporter.snapshot.snapshot import Snapshot
 
 DOCS = (
