@@ -21,6 +21,7 @@ from podman_exporter.collect.watch import (
 )
 from podman_exporter.config import Config
 from podman_exporter.exposition.render import ExpositionCache
+from podman_exporter.heap import map_large_blocks
 from podman_exporter.logsetup import setup_logging
 from podman_exporter.metrics.options import MetricOptions
 from podman_exporter.podman.endpoints import Endpoint
@@ -140,6 +141,7 @@ def build_live_app(config: Config, current: Credentials, *, cache: ExpositionCac
 def run(config: Config) -> int:
     """Run the exporter until SIGINT/SIGTERM; return the exit code."""
     setup_logging(config.log_level, config.log_format)
+    map_large_blocks()
     try:
         current = load_credentials(config)
         web_config = current.web_config

@@ -13,8 +13,6 @@ request that asks (with many endpoints, most bodies are replaced before any scra
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import logging
 import math
 import threading
@@ -33,6 +31,7 @@ from podman_exporter.exposition.body import (
     Exposition,
 )
 from podman_exporter.exposition.lines import EOF, Chunk, arrange_chunks, render_chunks
+from podman_exporter.heap import trim
 from podman_exporter.metrics import (
     endpoint_families,
     exporter_families,
@@ -48,19 +47,6 @@ TRIM_EVERY = 1.0
 """Seconds between two returns of freed heap memory to the system (after a join)."""
 _EOF = EOF.encode()
 log = logging.getLogger(__name__)
-
-
-def _malloc_trim() -> Callable[[int], int] | None:
-    """Return glibc's malloc_trim, or None where the C library has none (musl, macOS)."""
-    name = ctypes.util.find_library("c")
-    try:
-        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError, TypeError):
-        return None
-    return trim
-
-
-_TRIM = _malloc_trim()
 
 
 @dataclass(slots=True)
@@ -249,11 +235,9 @@ class ExpositionCache:
         self._current = current
         self._joined = version
         now = self._monotonic()
-        if _TRIM is not None and not 0 <= now - self._trimmed < TRIM_EVERY:
-            # A collection frees megabytes of replies, records and sample lines; without
-            # this glibc keeps them in the heap (about 10 MB at 1,000 containers).
+        if not 0 <= now - self._trimmed < TRIM_EVERY:
             self._trimmed = now
-            _TRIM(0)
+            trim()
 
     def _prepare_asked(self, previous: Exposition | None, current: Exposition) -> None:
         """Join the formats and compress the gzip forms asked for lately, so that scrapes
