@@ -73,7 +73,7 @@ class EndpointSettings:
     endpoints: int = 50
     containers: int = 100
     interval: float = 15.0
-    collections: int = 4
+    collections: int = 8
     """Timed full collections per endpoint, after the first ``SKIPPED``."""
     baselines: int = 3
     """Endpoints measured alone."""
