@@ -13,8 +13,11 @@ fleet size, each exporter in its own process:
   collections in the window. The cost of one collection at the default 15 s interval
   is that plus 15 s of idle CPU.
 
-CPU is every thread's run time (``/proc/PID/task/*/schedstat``, ns); utime+stime of
-``/proc/PID/stat`` (10 ms ticks) is printed beside it. Slow collectors (sizes, host
+CPU per collection is utime+stime of ``/proc/PID/stat`` (10 ms ticks; it keeps the
+time of threads that ended: the exporter arranges its bodies and runs refreshes in
+threads that end); the run time of the threads alive at the end
+(``/proc/PID/task/*/schedstat``, ns) is printed beside it. Idle CPU is the latter (no
+thread ends while idle, and ticks are too coarse for it). Slow collectors (sizes, host
 info: 5 min schedules) run at start, not in the window. On real Podman the Podman
 service's CPU per collection is held against the CPU of the bare calls a collection
 cannot do without, timed in the same run: the container list and the bulk stats of the
@@ -88,8 +91,8 @@ class Cost:
     collection_ms: float
     collections: int
     rss_mib: float
-    ticks_ms: float
-    """The same per-collection CPU from /proc/PID/stat ticks."""
+    live_ms: float
+    """The same per-collection CPU from the schedstat of the threads alive at the end."""
     podman_base_ms_s: float = 0.0
     """The service's CPU per second with no exporter."""
     podman_waiting_ms_s: float = 0.0
@@ -170,7 +173,7 @@ def collecting(workdir: Path, url: str, settings: CostSettings, idle_ms_s: float
         return (total * 1e3 - idle_rate * window) / count
 
     base, waiting = podman
-    return Cost(idle_ms_s, per(c1 - c0, idle_ms_s), count, rss, per(k1 - k0, idle_ms_s),
+    return Cost(idle_ms_s, per(k1 - k0, idle_ms_s), count, rss, per(c1 - c0, idle_ms_s),
                 base, waiting, per(s1 - s0, waiting) if service else 0.0)
 
 
@@ -207,7 +210,7 @@ def report_costs(report: Report, where: str, small: Cost, large: Cost | None,
     n_small, n_large = sizes
     per15 = small.collection_ms + DEFAULT_INTERVAL * small.idle_ms_s
     print(f"   {where}: {small.collections} collections at {n_small}: "
-          f"{small.collection_ms:.1f} ms each (stat ticks {small.ticks_ms:.1f} ms), idle "
+          f"{small.collection_ms:.1f} ms each (live threads {small.live_ms:.1f} ms), idle "
           f"{small.idle_ms_s:.3f} ms/s", flush=True)
     report.add(Check(f"{where}: CPU per 15 s collection at {n_small} (+15 s idle)",
                      f"{per15:.1f} ms ({_ratio(per15, TARGET_PER_COLLECTION_MS)}; "
@@ -220,7 +223,7 @@ def report_costs(report: Report, where: str, small: Cost, large: Cost | None,
     if large is not None:
         per = large.collection_ms * 1e3 / n_large
         print(f"   {where}: {large.collections} collections at {n_large}: "
-              f"{large.collection_ms:.1f} ms each (stat ticks {large.ticks_ms:.1f} ms), idle "
+              f"{large.collection_ms:.1f} ms each (live threads {large.live_ms:.1f} ms), idle "
               f"{large.idle_ms_s:.3f} ms/s, RSS {large.rss_mib:.1f} MiB", flush=True)
         report.add(Check(f"{where}: CPU per container per collection at {n_large}",
                          f"{per:.0f} us ({_ratio(per, TARGET_PER_CONTAINER_US)}; "

@@ -2,19 +2,21 @@
 endpoints (bench/endpoints.py) and of event floods (bench/events.py).
 
 ``python -m bench.timed LOG [exporter flags]`` runs ``podman-exporter`` unchanged but
-for wrappers that append one JSON line to LOG per collection and per join:
+for wrappers that append one JSON line to LOG per collection, per arrangement of the
+served bodies and per full garbage collection:
 
 - a collection (``CollectionLoop.collect_once``): the endpoint, whether it was a full
   (scheduled) collection or a refresh asked for by events, its wall-clock start and
   its duration from its start until ``publish`` returned (from then on a scrape is
-  answered with its series: a reader joins the bodies if no join has yet), with the
+  answered with its series: a reader arranges the bodies if no one has yet), with the
   parts of it: fetching (start -> publish called), waiting (publish less the timed
   rendering: the wait for the exposition's lock, which every endpoint's publish takes,
   and for the GIL) and rendering the endpoint's families;
-- a join (``ExpositionCache._assemble``: every endpoint's families joined into the
-  served bodies, the gzip forms asked for lately compressed), in the joining thread or
-  in a reader: its wall-clock start, its duration and its thread. ``served`` tells
-  when the first join that began after a collection's publish ended;
+- an arrangement of the served bodies (``ExpositionCache._assemble``: every endpoint's
+  families arranged into the bodies, the formats asked for lately joined and their
+  gzip forms compressed), in the joining thread or in a reader: its wall-clock start,
+  its duration and its thread (``Join``). ``served`` tells when the first one that
+  began after a collection's publish ended;
 - a full garbage collection (generation 2, ``gc.callbacks``): its start and duration.
 
 The exporter itself exports only its collectors' durations and the time they ended,
