@@ -22,8 +22,8 @@ endpoint, ``--collect.interval``) are run one after the other, in one run:
 Nothing scrapes while collections are timed (so no gzip form is compressed at publish).
 
 The exporter's and the simulators' CPU over the timed collections are reported per
-interval: every thread's run time (``/proc/PID/task/*/schedstat``, bench/sizes.py's
-reader; no thread ends in the window here: the stream threads and the pools last).
+interval: utime+stime of ``/proc/PID/stat`` (bench.timed.stat_cpu; it keeps the time
+of the threads that ended: the exporter arranges its bodies in such threads).
 
 /metrics latency is measured as bench/scrape.py does (one keep-alive connection,
 rounds alternating who goes first, median over rounds of each round's p50 and p99)
@@ -56,7 +56,6 @@ from bench.client import GZIP, PLAIN, Target, fetch, percentile, sample
 from bench.cycle import vm_rss_mb
 from bench.report import Check, Report
 from bench.scrape import Latencies, ScrapeSettings
-from bench.sizes import service_cpu
 from podman_exporter.exposition.body import TEXT_CONTENT_TYPE
 from podman_exporter.podman.rest_http import socket_path
 
@@ -180,7 +179,7 @@ def _until(exporter: timed.Timed, names: list[str], count: int, timeout: float) 
 
 
 def _cpu(pid: int) -> float:
-    return service_cpu(pid).run
+    return timed.stat_cpu(pid)
 
 
 def collect(exporter: timed.Timed, endpoints: list[Endpoint],
