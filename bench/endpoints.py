@@ -324,6 +324,11 @@ def report_cycles(report: Report, alone: dict[str, Measured], together: Measured
     report.add(Check(f"  {n} endpoints: fastest; median; slowest endpoint's cycle; worst one",
                      f"{_ms(cycles[0])}; {_ms(statistics.median(cycles))}; "
                      f"{_ms(cycles[-1])}; {_ms(worst)}", "(reported)"))
+    matched = [all_of.cycle(name) / alone[name].collected.cycle(name) for name in alone]
+    report.add(Check(f"  the endpoints measured alone, with {n} / alone",
+                     ", ".join(f"{name} {r:.2f}x" for name, r in zip(alone, matched,
+                                                                      strict=True)),
+                     "(reported)"))
     report.add(Check("  slowest endpoint: fetch; wait; render",
                      _parts(all_of, slow), "(reported)"))
     report.add(Check("  alone (slowest): fetch; wait; render",

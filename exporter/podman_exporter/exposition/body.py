@@ -2,9 +2,9 @@
 
 A body is kept as the pieces its bytes are joined from (each endpoint's sample lines,
 under each family's header), its plain bytes joined from them at most once and its
-gzip form compressed from those at most once: by the cache right after a join when
-that format (or its gzip form) was asked for lately, else by the first request that
-asks for it (outside the event loop: web/app.py).
+gzip form compressed from those at most once: by the cache right after it arranged
+the pieces when that format (or its gzip form) was asked for lately, else by the first
+request that asks for it (outside the event loop: web/app.py).
 """
 
 from __future__ import annotations

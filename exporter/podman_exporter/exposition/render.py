@@ -44,7 +44,8 @@ from podman_exporter.snapshot.snapshot import Snapshot
 ASK_MEMORY = 8
 """Arrangements a format (or its gzip form) stays made at after it was last asked for."""
 TRIM_EVERY = 1.0
-"""Seconds between two returns of freed heap memory to the system (after a join)."""
+"""Seconds between two returns of freed heap memory to the system (after an
+arrangement)."""
 _EOF = EOF.encode()
 log = logging.getLogger(__name__)
 
@@ -230,10 +231,10 @@ class ExpositionCache:
             snapshots = {s.snapshot.endpoint: s.snapshot for s in states}
             parts = [self._process, *(s.own for s in states), *(s.podman for s in states)]
         parts.append(render_chunks(_extra_families(self._extra)))
-        current = _exposition(snapshots, parts)
-        self._prepare_asked(self._current, current)
+        previous, current = self._current, _exposition(snapshots, parts)
         self._current = current
-        self._joined = version
+        self._joined = version  # readers take it now, and join it if they come first
+        self._prepare_asked(previous, current)
         now = self._monotonic()
         if not 0 <= now - self._trimmed < TRIM_EVERY:
             self._trimmed = now
