@@ -2,9 +2,9 @@
 
 N simulated REST Podmans (bench/restsim.py, C containers each, every one in its own
 process) run throughout. Exporters (bench/timed.py: the exporter with each collection
-timed from its start until its publish returned, from when a scrape is answered with
-its series, and each join of the served bodies timed; REST, default 8 connections per
-endpoint, ``--collect.interval``) are run one after the other, in one run:
+timed from its start until its publish returned, and each arrangement of the served
+bodies timed; REST, default 8 connections per endpoint, ``--collect.interval``) are run
+one after the other, in one run:
 
 - alone: one exporter per endpoint for a few endpoints (the first, middle and last),
   each watching that endpoint only: the endpoint's cycle is the median of its timed

@@ -7,8 +7,8 @@ served bodies and per full garbage collection:
 
 - a collection (``CollectionLoop.collect_once``): the endpoint, whether it was a full
   (scheduled) collection or a refresh asked for by events, its wall-clock start and
-  its duration from its start until ``publish`` returned (from then on a scrape is
-  answered with its series: a reader arranges the bodies if no one has yet), with the
+  its duration from its start until ``publish`` returned (its series reach scrapes when
+  the next arrangement of the served bodies ends), with the
   parts of it: fetching (start -> publish called), waiting (publish less the timed
   rendering: the wait for the exposition's lock, which every endpoint's publish takes,
   and for the GIL) and rendering the endpoint's families;

@@ -198,3 +198,34 @@ def wait_for_join_threads() -> None:
         if thread.name == "exposition-join":
             thread.join(10)
             assert not thread.is_alive()
+
+
+def test_requests_are_served_the_last_arrangement_while_the_next_is_made(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``serving`` never waits: during a round it is the previous arrangement, after it
+    the new one; with no round under way and a publication left out, it is None (the
+    reader arranges through ``current``)."""
+    real = render_module.arrange_chunks
+    hold = threading.Event()
+    entered, release = threading.Event(), threading.Event()
+
+    def arrange(parts: Sequence[Sequence[Chunk]]) -> tuple[list[bytes], list[bytes]]:
+        if hold.is_set():
+            entered.set()
+            assert release.wait(10)
+        return real(parts)
+
+    monkeypatch.setattr(render_module, "arrange_chunks", arrange)
+    cache = ExpositionCache(MetricOptions())
+    assert cache.serving is None
+    cache.publish(replace(snapshot(T0), endpoint="a"))
+    first = cache.current
+    assert first is not None and cache.serving is first
+    hold.set()
+    cache.publish(replace(snapshot(T0), endpoint="b"))
+    assert entered.wait(10)  # the round with b holds on in the joining thread
+    assert cache.serving is first  # answered at once, without b yet
+    release.set()
+    wait_for_join_threads()
+    served = cache.serving
+    assert served is not None and sorted(served.snapshots) == ["a", "b"]

@@ -15,10 +15,11 @@ import pytest
 
 from podman_exporter.collect.collectors import COLLECTORS
 from podman_exporter.collect.loop import CollectionLoop
-from podman_exporter.collect.watch import EventWatch, ListingEvents
+from podman_exporter.collect.watch import EventWatch, ListingEvents, sections_of
 from podman_exporter.config import Config
 from podman_exporter.metrics.events import event_families
 from podman_exporter.podman.backend import PodmanBackend
+from podman_exporter.podman.events import Event
 from podman_exporter.podman.select import BackendSelector
 from podman_exporter.sim import SimOptions, SimulatorHandle, start_simulator
 from podman_exporter.snapshot.model import Container, ContainerState
@@ -135,3 +136,16 @@ def test_listing_events_forget_removed_containers() -> None:
     events.observe([], 0.0)
     events.observe([container("a", R)], 0.0)  # a new container that reuses the id
     assert events.snapshot().containers["a"].exits == 0
+
+
+@pytest.mark.parametrize(("event", "sections"), [
+    (Event("container", "start", "c" * 64, 1, pod_id="p" * 64), ("containers", "pods")),
+    (Event("container", "create", "c" * 64, 1, pod_id=""), ("containers",)),
+    (Event("pod", "start", "p" * 64, 1), ("pods", "containers")),
+    (Event("image", "pull", "", 1), ("images",)),
+    (Event("system", "refresh", "", 1), ()),
+])
+def test_the_sections_an_event_refreshes(event: Event, sections: tuple[str, ...]) -> None:
+    """A pod member's events refresh its pod: Podman sends no pod event when a member
+    is created, starts or dies, yet the pod's state and container count change."""
+    assert sections_of(event) == sections

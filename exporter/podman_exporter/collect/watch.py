@@ -40,6 +40,15 @@ SECTIONS_OF = {
     "network": ("networks",),
 }
 """The collectors whose data an event of each type changes."""
+
+
+def sections_of(event: Event) -> tuple[str, ...]:
+    """Return the collectors whose data ``event`` changes: a pod member's event changes
+    its pod too (its state and container count; Podman sends no pod event for that)."""
+    sections = SECTIONS_OF.get(event.type, ())
+    if event.type == "container" and event.pod_id:
+        return (*sections, "pods")
+    return sections
 OOM_READ_INTERVAL = 60.0
 """Seconds between two readings of a running container's memory cgroup: kills that end
 the container are read at once on its died event, and the kernel log (when readable)
@@ -151,7 +160,7 @@ class EventWatch:
             self._cgroups.died(event.id)
         if triggers_refresh(event):
             with self._lock:
-                self._pending.update(SECTIONS_OF.get(event.type, ()))
+                self._pending.update(sections_of(event))
         self._debouncer.poke()  # new counts: publish them, with the sections if any
 
     def _on_state(self, up: bool) -> None:

@@ -105,9 +105,11 @@ class ExpositionCache:
     containers). That is not done in the publishing thread nor under the lock
     publications take: a publication marks the bodies stale and starts a joining thread
     unless one runs, which arranges and joins until nothing is stale (publications that
-    come meanwhile share its next round), then ends. A reader that finds the bodies
-    stale arranges them itself, or waits for the round under way: what was published is
-    served from the moment ``publish`` returns.
+    come meanwhile share its next round), then ends. Requests are answered with the
+    latest arrangement in place (``serving``), so a publication shows once its round
+    ends, a few ms later, and no request waits for one; ``current`` instead arranges
+    what is stale itself (or waits for the round under way): what was published is in
+    it from the moment ``publish`` returns.
 
     When an endpoint's Podman series cannot be rendered (a bug meeting unexpected data),
     that failure is counted in its ``podman_exporter_publish_failures_total`` (logged,
@@ -161,6 +163,15 @@ class ExpositionCache:
         """Return whether a publication is not in the latest Exposition yet (``current``
         arranges it, or waits for the round under way)."""
         return self._joined != self._version
+
+    @property
+    def serving(self) -> Exposition | None:
+        """Return the Exposition to answer a request with now, without waiting: the
+        latest, also while the joining thread puts the next one together (a few ms);
+        None when a reader must arrange it (``current``)."""
+        if self._joined == self._version or self._joining:
+            return self._current
+        return None
 
     @property
     def publish_failures(self) -> int:
@@ -231,10 +242,10 @@ class ExpositionCache:
             snapshots = {s.snapshot.endpoint: s.snapshot for s in states}
             parts = [self._process, *(s.own for s in states), *(s.podman for s in states)]
         parts.append(render_chunks(_extra_families(self._extra)))
-        previous, current = self._current, _exposition(snapshots, parts)
+        current = _exposition(snapshots, parts)
+        self._prepare_asked(self._current, current)  # readers keep the previous meanwhile
         self._current = current
-        self._joined = version  # readers take it now, and join it if they come first
-        self._prepare_asked(previous, current)
+        self._joined = version
         now = self._monotonic()
         if not 0 <= now - self._trimmed < TRIM_EVERY:
             self._trimmed = now

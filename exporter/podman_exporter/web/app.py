@@ -64,11 +64,13 @@ class MetricsApp:
             self.in_flight -= 1
 
     async def _current(self) -> Exposition | None:
-        """Return the cache's latest Exposition, arranged in a worker thread if it is
-        behind a publication (the event loop never waits for a join)."""
-        if self.cache.stale:
+        """Return the Exposition to answer with: the one the cache serves now, else (none
+        in place for the last publication, and no round under way) the one arranged in a
+        worker thread (the event loop never waits for a join)."""
+        exposition = self.cache.serving
+        if exposition is None:
             return await asyncio.to_thread(lambda: self.cache.current)
-        return self.cache.current
+        return exposition
 
     async def _metrics(self, scope: Scope, send: Send, head: bool) -> None:
         exposition = await self._current()
