@@ -5,10 +5,11 @@ body.py), so its cost does not grow with the number of containers. An endpoint's
 families are rendered when its collection publishes (their sample lines formatted once
 for both formats: lines.py); the bodies are arranged from every endpoint's once per
 burst of publications, in a thread of their own, so one endpoint's collection never
-waits for the others' bytes. Right after, the formats asked for in one of the last
-``ASK_MEMORY`` arrangements are joined (and their gzip forms compressed when those were
-asked for), so that a scrape finds them ready; the others are left to the first
-request that asks (with many endpoints, most bodies are replaced before any scrape).
+waits for the others' bytes. Before an arrangement is put in place, the formats asked
+for in one of the last ``ASK_MEMORY`` arrangements are joined (and their gzip forms
+compressed when those were asked for), so that a scrape finds them ready; the others
+are left to the first request that asks (with many endpoints, most bodies are replaced
+before any scrape).
 """
 
 from __future__ import annotations
