@@ -170,7 +170,7 @@ class ExpositionCache:
         """Return the Exposition to answer a request with now, without waiting: the
         latest, also while the joining thread puts the next one together (a few ms);
         None when a reader must arrange it (``current``)."""
-        if self._joined == self._version or self._joining:
+        if not self.stale or self._joining:
             return self._current
         return None
 
@@ -220,12 +220,12 @@ class ExpositionCache:
         """Join the bodies until no change is left out of them; then end."""
         while True:
             with self._lock:
-                if self._joined == self._version:
+                if not self.stale:
                     self._joining = False
                     return
             try:
                 with self._join_lock:
-                    if self._joined != self._version:
+                    if self.stale:
                         self._assemble()
             except Exception:  # the next reader or publication tries again
                 log.exception("joining the exposition failed")
