@@ -513,6 +513,41 @@ def test_event_driven_sections_wait_for_events_while_the_stream_is_live() -> Non
     assert calls == ["images", "images", "images"]
 
 
+def test_a_scheduled_collection_does_the_refresh_waiting_for_it() -> None:
+    """A refresh asked for just before a scheduled collection begins finds its work done
+    by that collection: the sections it wanted are collected there, even those not due."""
+    import threading
+
+    backend, clock, published = fleet(), Clock(), []
+    loop = make_loop(backend, clock, published)
+    loop.events_for = lambda _: LiveEvents()
+    calls: list[str] = []
+    original = backend.list_images
+
+    def counted() -> Batch[Image]:
+        calls.append("images")
+        return original()
+
+    backend.list_images = counted  # type: ignore[method-assign]
+    loop.collect_once()
+    gate, triggered = threading.Event(), loop._triggered
+    done: list[threading.Thread] = []
+
+    def late() -> None:  # the refresh's own thread, held until the schedule has run
+        done.append(threading.current_thread())
+        gate.wait(10)
+        triggered()
+
+    loop._triggered = late  # type: ignore[method-assign]
+    clock.now += 15
+    loop.trigger(frozenset({"images"}))  # e.g. a container was created
+    loop._scheduled()
+    assert calls == ["images", "images"]  # the scheduled collection listed the images
+    gate.set()
+    done[0].join(10)
+    assert calls == ["images", "images"]  # and the refresh found nothing left to do
+
+
 def test_a_refresh_also_retries_the_collectors_that_failed() -> None:
     backend, clock, published = fleet(), Clock(), []
     loop = make_loop(backend, clock, published)

@@ -140,12 +140,16 @@ def test_listing_events_forget_removed_containers() -> None:
 
 @pytest.mark.parametrize(("event", "sections"), [
     (Event("container", "start", "c" * 64, 1, pod_id="p" * 64), ("containers", "pods")),
-    (Event("container", "create", "c" * 64, 1, pod_id=""), ("containers",)),
+    (Event("container", "create", "c" * 64, 1, pod_id="p" * 64),
+     ("containers", "images", "pods")),
+    (Event("container", "died", "c" * 64, 1, pod_id=""), ("containers",)),
+    (Event("container", "remove", "c" * 64, 1, pod_id=""), ("containers", "images")),
     (Event("pod", "start", "p" * 64, 1), ("pods", "containers")),
     (Event("image", "pull", "", 1), ("images",)),
     (Event("system", "refresh", "", 1), ()),
 ])
 def test_the_sections_an_event_refreshes(event: Event, sections: tuple[str, ...]) -> None:
     """A pod member's events refresh its pod: Podman sends no pod event when a member
-    is created, starts or dies, yet the pod's state and container count change."""
+    is created, starts or dies, yet the pod's state and container count change; a
+    container's creation and removal refresh the images (their container counts)."""
     assert sections_of(event) == sections

@@ -144,8 +144,8 @@ class CollectionLoop:
 
     def _scheduled(self) -> None:
         with self._running:
-            self._take_wanted()
-            self.collect_once()
+            wanted = self._take_wanted()  # a refresh waiting now is done by this collection
+            self.collect_once(also=frozenset(wanted or ()))
 
     def _triggered(self) -> None:
         with self._running:
@@ -174,10 +174,11 @@ class CollectionLoop:
         with self._lock:
             self._admin[(action, result)] = self._admin.get((action, result), 0) + 1
 
-    def collect_once(self, only: frozenset[str] | None = None) -> Snapshot:
-        """Run every enabled collector once (or those named in ``only`` that have run
-        before), publish and return the Snapshot."""
-        runs = self._run_all(only)
+    def collect_once(self, only: frozenset[str] | None = None, *,
+                     also: frozenset[str] = frozenset()) -> Snapshot:
+        """Run every due collector and those in ``also`` (or only those named in ``only``
+        that have run before), publish and return the Snapshot."""
+        runs = self._run_all(only, also)
         mono = self.monotonic()
         statuses = []
         sections: dict[str, object] = {}
@@ -258,10 +259,11 @@ class CollectionLoop:
             log.info("Podman reachable again after %.0fs", mono - self._down_since)
             self._down_since = None
 
-    def _run_all(self, only: frozenset[str] | None = None) -> dict[str, Run]:
-        """Run the due collectors (of ``only``, if given); any exception, in resolving the
-        backend or in a collector, is the failure of the collectors it concerns, never an
-        escape."""
+    def _run_all(self, only: frozenset[str] | None,
+                 also: frozenset[str]) -> dict[str, Run]:
+        """Run the due collectors and those in ``also`` (of ``only``, if given); any
+        exception, in resolving the backend or in a collector, is the failure of the
+        collectors it concerns, never an escape."""
         runs = {spec.name: Run() for spec in self.collectors}
         try:
             backend = self.backend()
@@ -282,7 +284,7 @@ class CollectionLoop:
                     and held.last is not None and held.last.error is None:
                 runs[spec.name].skipped = True  # a refresh retries the failed ones too
                 continue
-            if only is None and not self._due(spec.name, now):  # a refresh runs its own
+            if only is None and spec.name not in also and not self._due(spec.name, now):
                 if spec.stale is not None:
                     deferred.append(spec)
                 else:

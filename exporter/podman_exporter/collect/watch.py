@@ -42,13 +42,23 @@ SECTIONS_OF = {
 """The collectors whose data an event of each type changes."""
 
 
+IMAGE_USE_ACTIONS = frozenset({"create", "remove"})
+"""Container actions that change their image's count of containers (no image event)."""
+
+
 def sections_of(event: Event) -> tuple[str, ...]:
-    """Return the collectors whose data ``event`` changes: a pod member's event changes
-    its pod too (its state and container count; Podman sends no pod event for that)."""
+    """Return the collectors whose data ``event`` changes: a container's creation or
+    removal changes its image's container count, and a pod member's event its pod's
+    state and container count (Podman sends no image or pod event for these)."""
     sections = SECTIONS_OF.get(event.type, ())
-    if event.type == "container" and event.pod_id:
-        return (*sections, "pods")
+    if event.type != "container":
+        return sections
+    if event.action in IMAGE_USE_ACTIONS:
+        sections = (*sections, "images")
+    if event.pod_id:
+        sections = (*sections, "pods")
     return sections
+
 OOM_READ_INTERVAL = 60.0
 """Seconds between two readings of a running container's memory cgroup: kills that end
 the container are read at once on its died event, and the kernel log (when readable)
