@@ -30,6 +30,13 @@ def free_port() -> int:
         return port
 
 
+def stat_fields(pid: int) -> list[str]:
+    """Return the fields of ``/proc/PID/stat`` from field 3 (state) on: utime and stime
+    are at 11 and 12, the reaped children's cutime and cstime at 13 and 14."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2:].split()  # the name may hold spaces and parens
+
+
 @contextlib.contextmanager
 def process(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``argv`` (output to ``log``) for the duration of the block; yield the Popen."""

@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
 
 from podman_env import IMAGE, PodmanEnv, private_podman
 
+from bench import procs
 from podman_exporter.podman.rest_http import API_PREFIX, UnixHTTPConnection
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -64,9 +65,7 @@ class Cpu:
 
 def service_cpu(pid: int) -> Cpu:
     """Return the CPU time process ``pid`` (all its threads) and its reaped children used."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()  # fields[0] is field 3 (state)
-    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    utime, stime, cutime, cstime = (int(x) for x in procs.stat_fields(pid)[11:15])
     run_ns = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         # a thread may end between listing and reading

@@ -212,8 +212,7 @@ def stat_times(pid: int) -> tuple[float, float]:
     """Return the user and system CPU seconds (utime, stime of ``/proc/PID/stat``, clock
     ticks) process ``pid`` has used, its ended threads included (per-thread schedstat
     loses those, and the exporter starts a thread per refresh)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()  # fields[0] is field 3 (state)
+    fields = procs.stat_fields(pid)
     tick = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tick, int(fields[12]) / tick
 
