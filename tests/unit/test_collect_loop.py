@@ -486,12 +486,12 @@ class LiveEvents:
         pass
 
 
-def test_event_driven_sections_wait_for_events_while_the_stream_is_live() -> None:
-    backend, clock, published = fleet(), Clock(), []
-    events = LiveEvents()
-    loop = make_loop(backend, clock, published)
+def live_loop(events: LiveEvents, clock: Clock) -> tuple[CollectionLoop, list[str]]:
+    """Return a loop whose event stream is ``events``, and the list of its images
+    listings (one per call), after a first collection."""
+    backend, calls = fleet(), []
+    loop = make_loop(backend, clock, [])
     loop.events_for = lambda _: events
-    calls: list[str] = []
     original = backend.list_images
 
     def counted() -> Batch[Image]:
@@ -500,6 +500,12 @@ def test_event_driven_sections_wait_for_events_while_the_stream_is_live() -> Non
 
     backend.list_images = counted  # type: ignore[method-assign]
     loop.collect_once()
+    return loop, calls
+
+
+def test_event_driven_sections_wait_for_events_while_the_stream_is_live() -> None:
+    clock, events = Clock(), LiveEvents()
+    loop, calls = live_loop(events, clock)
     for _ in range(5):
         clock.now += 15
         snap = loop.collect_once()
@@ -518,18 +524,8 @@ def test_a_scheduled_collection_does_the_refresh_waiting_for_it() -> None:
     by that collection: the sections it wanted are collected there, even those not due."""
     import threading
 
-    backend, clock, published = fleet(), Clock(), []
-    loop = make_loop(backend, clock, published)
-    loop.events_for = lambda _: LiveEvents()
-    calls: list[str] = []
-    original = backend.list_images
-
-    def counted() -> Batch[Image]:
-        calls.append("images")
-        return original()
-
-    backend.list_images = counted  # type: ignore[method-assign]
-    loop.collect_once()
+    clock = Clock()
+    loop, calls = live_loop(LiveEvents(), clock)
     gate, triggered = threading.Event(), loop._triggered
     done: list[threading.Thread] = []
 
