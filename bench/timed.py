@@ -124,11 +124,12 @@ def install(log: Path) -> None:
     publish = render.ExpositionCache.publish
     assemble = render.ExpositionCache._assemble
 
-    def timed_collect(self: CollectionLoop, only: frozenset[str] | None = None) -> Snapshot:
+    def timed_collect(self: CollectionLoop, only: frozenset[str] | None = None, *,
+                      also: frozenset[str] = frozenset()) -> Snapshot:
         wall, start = time.time(), time.perf_counter()
         local.start, local.spent = start, {}
         try:
-            return collect_once(self, only)
+            return collect_once(self, only, also=also)
         finally:
             seconds = time.perf_counter() - start
             spent, local.spent = local.spent, None
