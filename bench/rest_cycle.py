@@ -113,7 +113,7 @@ def run_cycles(env: PodmanEnv, backend: RestBackend, running: list[str], cycles:
         return conn.getresponse().read()
 
     ids = "&".join(f"containers={i}" for i in running)
-    bare_calls = {
+    bare_calls: dict[str, Callable[[], object]] = {
         "containers": lambda: raw("/containers/json?all=true"),
         "stats": lambda: raw(f"/containers/stats?stream=false&{ids}"),
         "images": lambda: raw("/images/json"),
@@ -121,7 +121,7 @@ def run_cycles(env: PodmanEnv, backend: RestBackend, running: list[str], cycles:
         "volumes": lambda: raw("/volumes/json"),
         "info": lambda: raw("/info"),
     }
-    full_calls = {
+    full_calls: dict[str, Callable[[], object]] = {
         "containers": backend.list_containers,
         "stats": lambda: backend.container_stats(running),
         "images": backend.list_images,
