@@ -131,9 +131,9 @@ def expose(r: Replies) -> str:
         collectors=tuple(CollectorStatus(name, True, 0.01, 0, n) for name, n in sorted(
             bad.items())), last_success=1.7e9)
     exposition = render(snapshot, OPTIONS)
-    text = exposition.text.plain.decode("utf-8")
+    text = exposition.text.join().decode("utf-8")
     scrape = parse(text)
-    list(parse_openmetrics(exposition.openmetrics.plain.decode("utf-8")))  # type: ignore[no-untyped-call]
+    list(parse_openmetrics(exposition.openmetrics.join().decode("utf-8")))  # type: ignore[no-untyped-call]
     info_ids = sorted(s.labels["id"] for s in scrape.get("podman_container_info", []))
     assert info_ids == sorted(c.id[:12] for c in containers.items)
     for name, count in bad.items():

@@ -387,7 +387,7 @@ def test_unusable_address_is_podman_down_not_an_escape(url: str) -> None:
         snap = loop.collect_once()
         assert not snap.up and published[-1] is snap
         assert snap.collectors and all(not c.success for c in snap.collectors)
-    assert b'\npodman_up{endpoint=""} 0.0\n' in b"\n" + render(snap, MetricOptions()).text.plain
+    assert b'\npodman_up{endpoint=""} 0.0\n' in b"\n" + render(snap, MetricOptions()).text.join()
 
 
 def test_any_exception_from_the_backend_source_is_every_collector_failing() -> None:

@@ -40,9 +40,9 @@ def samples(cache: ExpositionCache) -> dict[str, list[tuple[dict[str, str], floa
     """Return the samples of the text exposition by name (after checking OpenMetrics parses)."""
     exposition = cache.current
     assert exposition is not None
-    list(parse_om(exposition.openmetrics.plain.decode()))  # type: ignore[no-untyped-call]
+    list(parse_om(exposition.openmetrics.join().decode()))  # type: ignore[no-untyped-call]
     out: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for family in parse_text(exposition.text.plain.decode()):
+    for family in parse_text(exposition.text.join().decode()):
         for s in family.samples:
             out.setdefault(s.name, []).append((s.labels, s.value))
     return out
@@ -146,8 +146,8 @@ def test_rendering_in_parts_equals_rendering_at_once() -> None:
             return self.families
 
     whole = Families([*served_families(snap, MetricOptions()), *registry.collect()])
-    assert exposition.text.plain == generate_latest(whole)  # type: ignore[arg-type]
-    assert exposition.openmetrics.plain == generate_openmetrics(whole)  # type: ignore[arg-type, no-untyped-call]
+    assert exposition.text.join() == generate_latest(whole)  # type: ignore[arg-type]
+    assert exposition.openmetrics.join() == generate_openmetrics(whole)  # type: ignore[arg-type, no-untyped-call]
 
 
 def test_publications_do_not_wait_for_the_join_and_share_the_next_one(

@@ -277,7 +277,7 @@ def test_a_100kb_label_value_gives_a_short_line() -> None:
     cache = ExpositionCache(MetricOptions())
     cache.publish(snapshot(name="n" * 100_000))
     assert cache.current is not None
-    text = cache.current.text.plain.decode()
+    text = cache.current.text.join().decode()
     longest = max(len(line.encode()) for line in text.splitlines())
     assert longest < 2 * MAX_LABEL_VALUE_BYTES + 300
     families = {f.name: f for f in parse_text(text)}

@@ -49,7 +49,7 @@ def test_a_body_joins_and_compresses_once_and_only_when_needed() -> None:
     plain = body.response(gzipped=False)
     assert plain == b"x" * 10_000 + b"y" * 10
     assert body.joined and body.asked and not body.gzip_asked and not body.compressed
-    assert body.plain is plain
+    assert body.join() is plain
     first = body.response(gzipped=True)
     assert body.compressed and body.gzip_asked and body.ready(gzipped=True)
     assert body.response(gzipped=True) is first
@@ -65,7 +65,7 @@ def test_gzip_forms_are_compressed_at_the_join_while_asked_for() -> None:
     assert not current.text.compressed and not current.openmetrics.compressed
     headers, body = scrape(app, accept=OM_ACCEPT)  # compressed by this request
     assert headers[b"content-encoding"] == b"gzip"
-    assert gzip.decompress(body) == current.openmetrics.plain
+    assert gzip.decompress(body) == current.openmetrics.join()
     for n in range(ASK_MEMORY):
         cache.publish(snapshot(2.0 + n))  # no scrape meanwhile: remembered a while
         current = cache.current
@@ -86,10 +86,10 @@ def test_a_scrape_of_a_ready_gzip_form_keeps_it_compressed_at_the_join() -> None
         assert current is not None
         assert current.text.compressed is (n > 0)
         headers, body = scrape(app)
-        assert gzip.decompress(body) == current.text.plain
+        assert gzip.decompress(body) == current.text.join()
     assert current is not None and not current.openmetrics.compressed
     headers, body = scrape(app, encoding="identity")
-    assert b"content-encoding" not in headers and body == current.text.plain
+    assert b"content-encoding" not in headers and body == current.text.join()
 
 
 def test_only_the_formats_asked_for_lately_are_joined_at_the_join() -> None:

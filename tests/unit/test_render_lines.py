@@ -45,8 +45,8 @@ def library(families: Iterable[Metric]) -> tuple[bytes, bytes]:
 @pytest.mark.parametrize("fleet", sorted(fleets.FLEETS))
 def test_the_served_bytes_are_the_golden_files(fleet: str) -> None:
     exposition = render(fleets.FLEETS[fleet](), fleets.OPTIONS)
-    assert exposition.text.plain == (GOLDEN / f"{fleet}.txt").read_bytes()
-    assert exposition.openmetrics.plain == (GOLDEN / f"{fleet}.openmetrics.txt").read_bytes()
+    assert exposition.text.join() == (GOLDEN / f"{fleet}.txt").read_bytes()
+    assert exposition.openmetrics.join() == (GOLDEN / f"{fleet}.openmetrics.txt").read_bytes()
 
 
 # Families as the metric modules build them, from any names, label values and values.

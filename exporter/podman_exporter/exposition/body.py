@@ -42,11 +42,6 @@ class Body:
         self.gzip_asked = False
         """Whether a response was made of its gzip form."""
 
-    @property
-    def plain(self) -> bytes:
-        """Return the plain bytes (joined now if no one has yet)."""
-        return self.join()
-
     def join(self) -> bytes:
         """Return the plain bytes, joining them if no one has yet."""
         if self._plain is None:
@@ -59,7 +54,7 @@ class Body:
     def compress(self) -> bytes:
         """Return the gzip form, compressing it if no one has yet."""
         if self._gzipped is None:
-            plain = self.plain
+            plain = self.join()
             with self._lock:
                 if self._gzipped is None:
                     self._gzipped = gzip.compress(plain, GZIP_LEVEL, mtime=0)
@@ -86,7 +81,7 @@ class Body:
         if gzipped:
             self.gzip_asked = True
             return self.compress()
-        return self.plain
+        return self.join()
 
 
 @dataclass(frozen=True, slots=True)
