@@ -59,6 +59,7 @@ def sections_of(event: Event) -> tuple[str, ...]:
         sections = (*sections, "pods")
     return sections
 
+
 OOM_READ_INTERVAL = 60.0
 """Seconds between two readings of a running container's memory cgroup: kills that end
 the container are read at once on its died event, and the kernel log (when readable)
